@@ -1,0 +1,37 @@
+# codevec: `make install` then `make test` on a fresh Debian machine (as root, or with sudo).
+#
+#   make install   system packages, pinned cargo-pgrx, the model, release build, install
+#   make test      every suite against its own throwaway cluster
+#   make bench     criterion kernel benchmarks + SQL benchmarks
+#   make eval      code-search quality on shared/data (MRR@10, R@1, R@10)
+#
+# Build artefacts go to CARGO_TARGET_DIR (default: outside the clone, so CI stays warm).
+
+PG_CONFIG ?= /usr/bin/pg_config
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/codevec/target
+export PG_CONFIG
+
+.PHONY: install deps model build test bench eval clean
+
+install: deps model build
+
+deps:
+	scripts/install-deps.sh
+
+model:
+	scripts/install-model.sh
+
+build:
+	cargo pgrx install --release --pg-config $(PG_CONFIG)
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/bench.sh
+
+eval:
+	scripts/eval.sh
+
+clean:
+	cargo clean

@@ -1,0 +1,22 @@
+//! Introspection functions in the `codevec` schema.
+
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod codevec {
+    use pgrx::prelude::*;
+
+    /// The SIMD kernels in use for distances, e.g.
+    /// `simsimd: haswell,skylake,… (dynamic dispatch); f16: haswell (f32 accumulation); l1: avx512f`.
+    #[pg_extern(immutable, parallel_safe)]
+    fn simd_info() -> String {
+        codevec_distance::simd_info()
+    }
+}
+
+extension_sql!(
+    r#"COMMENT ON SCHEMA codevec IS 'codevec''s functions: the encoder, recall checks and introspection';
+COMMENT ON FUNCTION codevec.simd_info() IS 'the SIMD kernels codevec uses for distances on this CPU';"#,
+    name = "info_comments",
+    requires = [codevec::simd_info],
+);

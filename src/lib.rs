@@ -1,0 +1,32 @@
+//! codevec: vector search for code inside PostgreSQL.
+//!
+//! This crate is the thin pgrx shell: SQL types and operators (`types/`), the `ivf` index
+//! access method (`index/`), the in-database encoder (`encoder/`) and the GUCs. The
+//! compute lives in the plain-Rust crates under `crates/`.
+
+#[cfg(any(test, feature = "pg_test"))]
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+mod error;
+mod info;
+mod types;
+
+// The types, functions, operators, casts and aggregates of sql/types.sql come first.
+pgrx::extension_sql_file!("../sql/types.sql", name = "types", bootstrap);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

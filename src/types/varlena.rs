@@ -1,0 +1,176 @@
+//! The on-disk and in-memory layout of `embedding` and `halfembedding` values, and their
+//! pgrx argument/return wrappers.
+//!
+//! Layout (pgvector's): a 4-byte varlena header, `u16` dimension count, `u16` reserved
+//! (zero), then the packed elements (f32 or IEEE binary16). See `docs/types.md`.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use codevec_vector::Element;
+use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
+use pgrx::datum::Datum;
+use pgrx::pgrx_sql_entity_graph::metadata::{
+    ArgumentError, ReturnsError, ReturnsRef, SqlMappingRef, SqlTranslatable, TypeOrigin,
+};
+use pgrx::prelude::*;
+
+use crate::error::{raise, vector_error};
+
+/// The fixed part of a stored vector.
+#[repr(C)]
+pub struct VectorHeader {
+    vl_len: u32,
+    dim: u16,
+    reserved: u16,
+}
+
+/// Bytes before the first element.
+pub const HEADER_SIZE: usize = std::mem::size_of::<VectorHeader>();
+
+/// Total datum size for `dim` elements of `E`.
+pub fn datum_size<E: Element>(dim: usize) -> usize {
+    HEADER_SIZE + dim * E::SIZE
+}
+
+/// A vector built by codevec and handed to Postgres (palloc'd in the current memory
+/// context).
+pub struct VectorOut<E: Element>(NonNull<VectorHeader>, PhantomData<E>);
+
+impl<E: Element> VectorOut<E> {
+    /// Copy `x` into a new datum. `x` must already be checked (1..=MAX_DIM elements).
+    pub fn new(x: &[E]) -> Self {
+        if let Err(e) = codevec_vector::check_dims(E::TYPE_NAME, x.len()) {
+            vector_error(e);
+        }
+        let size = datum_size::<E>(x.len());
+        // SAFETY: palloc0 returns a zeroed block of `size` bytes (or raises ERROR); we
+        // write the varlena length, the dimension count and exactly `x.len()` elements,
+        // which fit because size = HEADER_SIZE + len * E::SIZE and the header is 8 bytes
+        // (so f32 and f16 elements are aligned within the MAXALIGNed palloc block).
+        unsafe {
+            let ptr = pg_sys::palloc0(size) as *mut VectorHeader;
+            pgrx::set_varsize_4b(ptr.cast(), size as i32);
+            (*ptr).dim = x.len() as u16;
+            let data = (ptr as *mut u8).add(HEADER_SIZE) as *mut E;
+            std::ptr::copy_nonoverlapping(x.as_ptr(), data, x.len());
+            VectorOut(NonNull::new_unchecked(ptr), PhantomData)
+        }
+    }
+
+    /// The raw datum.
+    pub fn into_datum_raw(self) -> pg_sys::Datum {
+        pg_sys::Datum::from(self.0.as_ptr())
+    }
+}
+
+/// A detoasted vector argument, borrowed for the duration of the call.
+pub struct VectorIn<'a, E: Element>(NonNull<VectorHeader>, PhantomData<&'a E>);
+
+impl<'a, E: Element> VectorIn<'a, E> {
+    /// Detoast and validate a datum.
+    ///
+    /// # Safety
+    /// `datum` must be a non-null datum of this vector type.
+    pub unsafe fn from_datum_raw(datum: pg_sys::Datum) -> Self {
+        // SAFETY: the caller guarantees a varlena of our type; pg_detoast_datum handles
+        // compressed, external and short-header forms and returns a 4-byte-header copy
+        // (or the original pointer when it already is one).
+        let p = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *mut VectorHeader;
+        let v = VectorIn(NonNull::new(p).expect("detoasted datum is not null"), PhantomData);
+        v.validate();
+        v
+    }
+
+    fn validate(&self) {
+        // SAFETY: the pointer is a detoasted varlena with at least a 4-byte header.
+        let (size, dim) = unsafe { (pgrx::varsize(self.0.as_ptr().cast()), (*self.0.as_ptr()).dim as usize) };
+        if size < HEADER_SIZE || size != datum_size::<E>(dim) || dim == 0 {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("corrupt {} value: {size} bytes for {dim} dimensions", E::TYPE_NAME),
+                None,
+                Some("The stored value does not match the embedding layout; restore it from a backup or re-insert it."),
+            );
+        }
+    }
+
+    /// Number of dimensions.
+    pub fn dims(&self) -> usize {
+        // SAFETY: validated header.
+        unsafe { (*self.0.as_ptr()).dim as usize }
+    }
+
+    /// Return this (already detoasted) value itself as a result, without copying.
+    pub fn into_out(self) -> VectorOut<E> {
+        VectorOut(self.0, PhantomData)
+    }
+
+    /// The elements.
+    pub fn as_slice(&self) -> &'a [E] {
+        // SAFETY: `validate` checked that the datum holds exactly `dims` elements after
+        // the 8-byte header; the datum lives in a memory context that outlives the call.
+        unsafe {
+            let data = (self.0.as_ptr() as *const u8).add(HEADER_SIZE) as *const E;
+            std::slice::from_raw_parts(data, self.dims())
+        }
+    }
+}
+
+impl<E: Element> IntoDatum for VectorOut<E> {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.into_datum_raw())
+    }
+    fn type_oid() -> pg_sys::Oid {
+        pgrx::regtypein(E::TYPE_NAME)
+    }
+}
+
+unsafe impl<E: Element> BoxRet for VectorOut<E> {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        // SAFETY: the datum is a valid palloc'd varlena in the current memory context.
+        unsafe { fcinfo.return_raw_datum(self.into_datum_raw()) }
+    }
+}
+
+impl<'a, E: Element> FromDatum for VectorIn<'a, E> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _typoid: pg_sys::Oid) -> Option<Self> {
+        if is_null {
+            None
+        } else {
+            // SAFETY: not null, and the caller (pgrx) promises a datum of the declared type.
+            Some(unsafe { VectorIn::from_datum_raw(datum) })
+        }
+    }
+}
+
+unsafe impl<'fcx, E: Element> ArgAbi<'fcx> for VectorIn<'fcx, E> {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        // SAFETY: all functions taking vectors are STRICT, so the argument is not null.
+        unsafe { arg.unbox_arg_using_from_datum().unwrap_or_else(|| panic!("argument {index} must not be null")) }
+    }
+}
+
+/// SQL type mapping for both wrappers of one element type. The types themselves are
+/// created by `sql/types.sql` (bootstrap), so they count as external to pgrx's graph.
+macro_rules! sql_type {
+    ($elem:ty, $name:literal) => {
+        unsafe impl SqlTranslatable for VectorOut<$elem> {
+            const TYPE_IDENT: &'static str = concat!("codevec::", $name);
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($name));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
+        }
+        unsafe impl<'a> SqlTranslatable for VectorIn<'a, $elem> {
+            const TYPE_IDENT: &'static str = concat!("codevec::", $name);
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($name));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
+        }
+    };
+}
+
+sql_type!(f32, "embedding");
+sql_type!(half::f16, "halfembedding");
+
