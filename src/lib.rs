@@ -4,9 +4,6 @@
 //! access method (`index/`), the in-database encoder (`encoder/`) and the GUCs. The
 //! compute lives in the plain-Rust crates under `crates/`.
 
-#[cfg(any(test, feature = "pg_test"))]
-use pgrx::prelude::*;
-
 ::pgrx::pg_module_magic!(name, version);
 
 mod error;
@@ -17,7 +14,6 @@ mod types;
 pgrx::extension_sql_file!("../sql/types.sql", name = "types", bootstrap);
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
 mod tests;
 
 /// Required by `cargo pgrx test`.

@@ -1,0 +1,39 @@
+//! SQL benchmarks against a running cluster (scripts/bench.sh starts one and sets
+//! CODEVEC_PGHOST / CODEVEC_PGPORT).
+//!
+//! `codevec-sqlbench exact [rows] [queries]`: exact `ORDER BY v <op> q LIMIT 10` over `rows`
+//! random 384-d vectors, ms per query, for embedding and halfembedding, and for pgvector's
+//! `vector` on the same data when pgvector is installed locally (skipped otherwise).
+
+mod data;
+mod exact;
+
+use postgres::{Client, NoTls};
+
+/// A client on the benchmark cluster.
+pub fn client() -> Client {
+    let host = std::env::var("CODEVEC_PGHOST").expect("CODEVEC_PGHOST (scripts/bench.sh sets it)");
+    let port = std::env::var("CODEVEC_PGPORT").expect("CODEVEC_PGPORT (scripts/bench.sh sets it)");
+    let db = std::env::var("CODEVEC_PGDATABASE").unwrap_or_else(|_| "codevec_bench".into());
+    Client::connect(&format!("host={host} port={port} user=postgres dbname={db}"), NoTls).expect("connect")
+}
+
+/// Whether pgvector can be created in this cluster.
+pub fn pgvector_available(c: &mut Client) -> bool {
+    c.query_opt("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'", &[]).map(|r| r.is_some()).unwrap_or(false)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("exact") => {
+            let rows = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+            let queries = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
+            exact::run(rows, queries);
+        }
+        _ => {
+            eprintln!("usage: codevec-sqlbench exact [rows] [queries]");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Benchmarks: criterion kernel benches (GB/s table vs a scalar loop), then SQL benches
+# against a throwaway cluster this script starts and stops. Needs `make install` first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codevec/target}
+WORK=$(mktemp -d /tmp/codevec-bench.XXXXXX); chmod 755 "$WORK"
+PORT=${CODEVEC_BENCH_PORT:-$((59000 + RANDOM % 500))}
+trap 'scripts/pg-down.sh "$WORK/pg" >/dev/null 2>&1; rm -rf "$WORK"' EXIT INT TERM
+
+echo "== kernels (criterion; table at the end)"
+cargo bench -p codevec-distance --bench kernels -- --warm-up-time 1 --measurement-time 2 2>&1 | grep -vE '^(Benchmarking|Found|  [0-9]+ \(|Gnuplot)'
+
+echo "== SQL benchmarks"
+scripts/pg-up.sh "$WORK/pg" "$PORT" "shared_buffers=1GB" "work_mem=64MB"
+export CODEVEC_PGHOST="$WORK/pg" CODEVEC_PGPORT="$PORT"
+psql -h "$WORK/pg" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_bench" postgres
+cargo run -q --release -p codevec-sqlbench -- exact "${CODEVEC_BENCH_ROWS:-100000}" 30
