@@ -1,7 +1,7 @@
 //! In-process `#[pg_test]`s: glue that is easiest to check from inside a backend.
 
 #[pgrx::pg_schema]
-mod pg {
+mod tests {
     use pgrx::prelude::*;
 
     #[pg_test]

@@ -1,0 +1,270 @@
+//! Command-line interface: argument definitions and the two commands.
+
+use crate::dsn;
+use crate::lang::Grammar;
+use crate::load::{self, DrySink, LoadOptions, PgSink};
+use crate::schema::{self, CreateOutcome, TableName};
+use crate::source::decode_source;
+use crate::split::Splitter;
+use crate::walk::WalkOptions;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Load source code into PostgreSQL for semantic search with codevec.
+#[derive(Debug, Parser)]
+#[command(name = "codevec", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Walk source trees, split files into functions and COPY them into a table.
+    Load(LoadArgs),
+    /// Print the functions extracted from one file as JSON lines.
+    Split(SplitArgs),
+}
+
+/// Arguments of `codevec load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Connection string ("host=... port=... user=... dbname=..." or a
+    /// postgres:// URL). Default: $DATABASE_URL, then PGHOST, PGPORT, PGUSER,
+    /// PGPASSWORD, PGDATABASE.
+    #[arg(long, value_name = "DSN")]
+    pub dsn: Option<String>,
+
+    /// Target table, optionally schema-qualified.
+    #[arg(long, default_value = "snippets", value_name = "TABLE")]
+    pub table: String,
+
+    /// Create the table if it does not exist (with a generated `emb` column
+    /// when the codevec extension is installed in the database).
+    #[arg(long)]
+    pub create_table: bool,
+
+    /// Dimension of the generated `emb embedding(N)` column (--create-table).
+    #[arg(long, default_value_t = 384, value_name = "N")]
+    pub dim: u32,
+
+    /// Files per transaction.
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+
+    /// Skip files larger than this (bytes; K/M/G or KiB/MiB/GiB suffixes).
+    #[arg(long, default_value = "1MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Do not load functions shorter than N lines.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_lines: usize,
+
+    /// Delete rows already in the table for each loaded file path first
+    /// (in the same transaction), so reloading does not duplicate rows.
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Only report what would be loaded (counts per language); no database
+    /// connection.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// No progress output on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Files or directories to load.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Arguments of `codevec split`.
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Language / grammar (python, rust, javascript, typescript, tsx, go, or
+    /// an extension); default: from the file's extension.
+    #[arg(long, value_name = "LANG")]
+    pub language: Option<String>,
+
+    /// The source file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// Parses sizes like `1048576`, `512K`, `1M`, `2MiB`, `1G`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("invalid size unit in {s:?} (use K, M or G)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Load(args) => run_load(args),
+        Command::Split(args) => run_split(args),
+    }
+}
+
+fn run_load(args: LoadArgs) -> Result<()> {
+    let opts = LoadOptions {
+        roots: args.paths.clone(),
+        walk: WalkOptions {
+            max_file_size: args.max_file_size,
+        },
+        batch: usize::try_from(args.batch).unwrap_or(usize::MAX),
+        min_lines: args.min_lines,
+        replace: args.replace,
+        quiet: args.quiet,
+    };
+    for p in &args.paths {
+        if !p.exists() {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    let table = TableName::parse(&args.table)?;
+
+    if args.dry_run {
+        let summary = load::run(&opts, &mut DrySink)?;
+        print!("{}", summary.render("would load"));
+        return Ok(());
+    }
+
+    let config = dsn::resolve(args.dsn.as_deref(), &|k| std::env::var(k).ok())?;
+    let target = dsn::describe(&config);
+    let mut client = config
+        .connect(postgres::NoTls)
+        .with_context(|| format!("connecting to {target}"))?;
+    if !args.quiet {
+        eprintln!("connected to {target}");
+    }
+    if args.create_table {
+        match schema::ensure_table(&mut client, &table, args.dim)? {
+            CreateOutcome::AlreadyExists => eprintln!("table {table} exists; not creating it"),
+            CreateOutcome::CreatedWithEmbedding => {
+                eprintln!("created table {table} with generated column emb embedding({})", args.dim)
+            }
+            CreateOutcome::CreatedWithoutEmbedding(why) => eprintln!(
+                "created table {table} WITHOUT the emb column: {why}; add it later with\n  \
+                 ALTER TABLE {table} ADD COLUMN emb embedding({}) GENERATED ALWAYS AS (codevec.embed(code)) STORED",
+                args.dim
+            ),
+        }
+    }
+    let mut sink = PgSink::new(&mut client, table.clone(), args.replace);
+    let summary = load::run(&opts, &mut sink)?;
+    print!("{}", summary.render("loaded"));
+    Ok(())
+}
+
+/// One line of `codevec split` output.
+#[derive(Serialize)]
+struct SplitLine<'a> {
+    path: &'a str,
+    language: &'a str,
+    symbol: &'a str,
+    start_line: usize,
+    end_line: usize,
+    code: &'a str,
+}
+
+fn run_split(args: SplitArgs) -> Result<()> {
+    let grammar = match &args.language {
+        Some(name) => {
+            Grammar::from_name(name).with_context(|| format!("unknown language {name:?}"))?
+        }
+        None => Grammar::from_path(&args.file).with_context(|| {
+            format!(
+                "{}: unknown extension; pass --language",
+                args.file.display()
+            )
+        })?,
+    };
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let text = decode_source(bytes)
+        .map_err(|reason| anyhow::anyhow!("{}: {reason}", args.file.display()))?;
+    let snippets = Splitter::new().split(grammar, &text)?;
+    let path = args.file.to_string_lossy();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for s in &snippets {
+        let line = SplitLine {
+            path: &path,
+            language: grammar.language().name(),
+            symbol: &s.symbol,
+            start_line: s.start_line,
+            end_line: s.end_line,
+            code: &s.code,
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::walk::DEFAULT_MAX_FILE_SIZE;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("2 G"), Ok(2 << 30));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn parses_load_command() {
+        let cli = Cli::try_parse_from([
+            "codevec",
+            "load",
+            "--dsn",
+            "host=h",
+            "--table",
+            "t",
+            "--batch",
+            "5",
+            "--dry-run",
+            "a",
+            "b",
+        ])
+        .unwrap();
+        let Command::Load(args) = cli.command else {
+            panic!("not load")
+        };
+        assert_eq!(args.paths, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(args.batch, 5);
+        assert!(args.dry_run);
+        assert_eq!(args.max_file_size, DEFAULT_MAX_FILE_SIZE);
+        assert!(Cli::try_parse_from(["codevec", "load"]).is_err());
+        assert!(Cli::try_parse_from(["codevec", "load", "--batch", "0", "x"]).is_err());
+    }
+}

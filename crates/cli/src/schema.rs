@@ -1,0 +1,260 @@
+//! Table names and `--create-table`.
+
+use anyhow::{bail, Context, Result};
+use std::fmt;
+
+/// A possibly schema-qualified table name.
+///
+/// Parsed like SQL: unquoted parts are folded to lower case, `"Quoted"` parts
+/// keep their case and may contain dots (`""` stands for a quote).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableName {
+    /// Schema, if given.
+    pub schema: Option<String>,
+    /// Table name.
+    pub name: String,
+}
+
+impl TableName {
+    /// Parses `table`, `schema.table`, `"Mixed Case"."t"`.
+    pub fn parse(input: &str) -> Result<TableName> {
+        let mut parts = Vec::new();
+        let mut chars = input.trim().chars().peekable();
+        loop {
+            let mut part = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                loop {
+                    match chars.next() {
+                        Some('"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            part.push('"');
+                        }
+                        Some('"') => break,
+                        Some(c) => part.push(c),
+                        None => bail!("unterminated quoted identifier in table name {input:?}"),
+                    }
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c == '.' {
+                        break;
+                    }
+                    part.push(c.to_ascii_lowercase());
+                    chars.next();
+                }
+                part = part.trim().to_string();
+            }
+            if part.is_empty() {
+                bail!("empty identifier in table name {input:?}");
+            }
+            parts.push(part);
+            match chars.next() {
+                None => break,
+                Some('.') => continue,
+                Some(c) => bail!("unexpected {c:?} in table name {input:?}"),
+            }
+        }
+        match parts.len() {
+            1 => Ok(TableName {
+                schema: None,
+                name: parts.remove(0),
+            }),
+            2 => {
+                let name = parts.pop().unwrap_or_default();
+                Ok(TableName {
+                    schema: parts.pop(),
+                    name,
+                })
+            }
+            _ => bail!("table name {input:?} has too many parts (use schema.table)"),
+        }
+    }
+
+    /// The name as a quoted SQL identifier, e.g. `"public"."snippets"`.
+    pub fn quoted(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&self.name)),
+            None => quote_ident(&self.name),
+        }
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.quoted())
+    }
+}
+
+/// Quotes an SQL identifier: `a"b` becomes `"a""b"`.
+pub fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Where the `codevec` extension keeps what the generated `emb` column needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmbeddingSupport {
+    /// Qualified, quoted name of the `embedding` type.
+    pub type_name: String,
+    /// Qualified, quoted name of the `embed(text)` function.
+    pub embed_fn: String,
+}
+
+/// What `--create-table` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The table was there already; left as it is.
+    AlreadyExists,
+    /// Created with the generated `emb` column.
+    CreatedWithEmbedding,
+    /// Created without `emb`; the string says why.
+    CreatedWithoutEmbedding(String),
+}
+
+/// The `CREATE TABLE` statement for `table`, with a generated
+/// `emb embedding(dim)` column when `embedding` is given.
+pub fn create_table_sql(
+    table: &TableName,
+    embedding: Option<&EmbeddingSupport>,
+    dim: u32,
+) -> String {
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n    id bigserial PRIMARY KEY,\n    path text NOT NULL,\n    \
+         language text NOT NULL,\n    symbol text NOT NULL,\n    start_line int NOT NULL,\n    \
+         end_line int NOT NULL,\n    code text NOT NULL",
+        table.quoted()
+    );
+    if let Some(e) = embedding {
+        sql.push_str(&format!(
+            ",\n    emb {}({dim}) GENERATED ALWAYS AS ({}(code)) STORED",
+            e.type_name, e.embed_fn
+        ));
+    }
+    sql.push_str("\n)");
+    sql
+}
+
+/// The index that keeps `--replace` (delete by path) fast.
+pub fn create_index_sql(table: &TableName) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} (path)",
+        quote_ident(&format!("{}_path_idx", table.name)),
+        table.quoted()
+    )
+}
+
+/// Finds the extension's `embedding` type and `embed(text)` function.
+///
+/// `Ok(None)` when the extension is not installed in this database;
+/// `Err` only for query failures. When installed but either object is
+/// missing, returns `Ok(Some(Err(message)))`.
+#[allow(clippy::type_complexity)]
+pub fn find_embedding_support(
+    client: &mut postgres::Client,
+) -> Result<Option<Result<EmbeddingSupport, String>>> {
+    const QUERY: &str = "
+        SELECT
+          (SELECT format('%I.%I', n.nspname, t.typname)
+             FROM pg_type t
+             JOIN pg_namespace n ON n.oid = t.typnamespace
+             JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+            WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+              AND t.typname = 'embedding'
+            LIMIT 1),
+          (SELECT format('%I.%I', n.nspname, p.proname)
+             FROM pg_proc p
+             JOIN pg_namespace n ON n.oid = p.pronamespace
+             JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+            WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+              AND p.proname = 'embed' AND p.pronargs = 1 AND p.proargtypes[0] = 'text'::regtype
+            LIMIT 1)
+        FROM pg_extension e
+        WHERE e.extname = 'codevec'";
+    let rows = client
+        .query(QUERY, &[])
+        .context("looking up the codevec extension")?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let type_name: Option<String> = row.get(0);
+    let embed_fn: Option<String> = row.get(1);
+    Ok(Some(match (type_name, embed_fn) {
+        (Some(type_name), Some(embed_fn)) => Ok(EmbeddingSupport {
+            type_name,
+            embed_fn,
+        }),
+        (None, _) => Err("the codevec extension has no `embedding` type".to_string()),
+        (_, None) => Err("the codevec extension has no `embed(text)` function".to_string()),
+    }))
+}
+
+/// Creates `table` (and its path index) unless it exists. Adds the generated
+/// `emb` column only when the `codevec` extension is installed.
+pub fn ensure_table(
+    client: &mut postgres::Client,
+    table: &TableName,
+    dim: u32,
+) -> Result<CreateOutcome> {
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass($1)::text", &[&table.quoted()])
+        .context("checking whether the table exists")?
+        .get(0);
+    if exists.is_some() {
+        return Ok(CreateOutcome::AlreadyExists);
+    }
+    let (support, outcome) = match find_embedding_support(client)? {
+        Some(Ok(s)) => (Some(s), CreateOutcome::CreatedWithEmbedding),
+        Some(Err(why)) => (None, CreateOutcome::CreatedWithoutEmbedding(why)),
+        None => (
+            None,
+            CreateOutcome::CreatedWithoutEmbedding(
+                "the codevec extension is not installed in this database (CREATE EXTENSION codevec)".to_string(),
+            ),
+        ),
+    };
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&create_table_sql(table, support.as_ref(), dim))
+        .with_context(|| format!("creating table {table}"))?;
+    tx.batch_execute(&create_index_sql(table))
+        .with_context(|| format!("creating the path index on {table}"))?;
+    tx.commit()?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_table_names() {
+        let t = TableName::parse("Snippets").unwrap();
+        assert_eq!((t.schema.as_deref(), t.name.as_str()), (None, "snippets"));
+        let t = TableName::parse("code.snippets").unwrap();
+        assert_eq!(t.quoted(), "\"code\".\"snippets\"");
+        let t = TableName::parse("\"My.Schema\".\"Odd\"\"Name\"").unwrap();
+        assert_eq!(t.schema.as_deref(), Some("My.Schema"));
+        assert_eq!(t.name, "Odd\"Name");
+        assert_eq!(t.quoted(), "\"My.Schema\".\"Odd\"\"Name\"");
+        assert!(TableName::parse("").is_err());
+        assert!(TableName::parse("a.b.c").is_err());
+        assert!(TableName::parse("a.").is_err());
+        assert!(TableName::parse("\"open").is_err());
+    }
+
+    #[test]
+    fn create_sql_with_and_without_embedding() {
+        let t = TableName::parse("snippets").unwrap();
+        let plain = create_table_sql(&t, None, 384);
+        assert!(plain.starts_with("CREATE TABLE IF NOT EXISTS \"snippets\" ("));
+        assert!(plain.contains("code text NOT NULL\n)"));
+        assert!(!plain.contains("emb"));
+        let support = EmbeddingSupport {
+            type_name: "public.embedding".into(),
+            embed_fn: "codevec.embed".into(),
+        };
+        let with = create_table_sql(&t, Some(&support), 384);
+        assert!(with.contains(
+            "emb public.embedding(384) GENERATED ALWAYS AS (codevec.embed(code)) STORED"
+        ));
+    }
+}

@@ -1,0 +1,299 @@
+//! Integration test against a live PostgreSQL server; compiled only with
+//! `--features itest`. Connects with `CODEVEC_TEST_DSN` and fails (does not
+//! skip) when it is unset or the server is unreachable.
+//!
+//! ```sh
+//! CODEVEC_TEST_DSN="host=/tmp port=5432 user=postgres dbname=postgres" \
+//!     cargo test --features itest --test itest
+//! ```
+#![cfg(feature = "itest")]
+
+use codevec_cli::dsn;
+use codevec_cli::lang::Grammar;
+use codevec_cli::load::{self, LoadOptions, PgSink};
+use codevec_cli::schema::{ensure_table, find_embedding_support, CreateOutcome, TableName};
+use codevec_cli::split::split;
+use codevec_cli::walk::WalkOptions;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn test_dsn() -> String {
+    std::env::var("CODEVEC_TEST_DSN")
+        .expect("CODEVEC_TEST_DSN must name a PostgreSQL server when testing with --features itest")
+}
+
+fn connect() -> postgres::Client {
+    let config = dsn::resolve(Some(&test_dsn()), &|k| std::env::var(k).ok())
+        .expect("valid CODEVEC_TEST_DSN");
+    config
+        .connect(postgres::NoTls)
+        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", dsn::describe(&config)))
+}
+
+/// A schema of its own for each test, dropped afterwards.
+struct Scratch {
+    client: postgres::Client,
+    schema: String,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let schema = format!(
+            "codevec_itest_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut client = connect();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
+            .unwrap();
+        Scratch { client, schema }
+    }
+
+    fn table(&self, name: &str) -> TableName {
+        TableName::parse(&format!("{}.{name}", self.schema)).unwrap()
+    }
+
+    fn count(&mut self, table: &TableName, filter: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {} {filter}", table.quoted());
+        self.client.query_one(sql.as_str(), &[]).unwrap().get(0)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = self
+            .client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/split")
+}
+
+fn opts(batch: usize, replace: bool) -> LoadOptions {
+    LoadOptions {
+        roots: vec![fixtures()],
+        walk: WalkOptions::default(),
+        batch,
+        min_lines: 1,
+        replace,
+        quiet: true,
+    }
+}
+
+/// What splitting the fixtures gives: (path, language, symbol, start, end, code).
+fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
+    let mut rows = Vec::new();
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let path = entry.unwrap().path();
+        let grammar = Grammar::from_path(&path).unwrap();
+        let src = std::fs::read_to_string(&path).unwrap();
+        for s in split(grammar, &src).unwrap() {
+            rows.push((
+                path.to_string_lossy().into_owned(),
+                grammar.language().name().to_string(),
+                s.symbol,
+                s.start_line as i32,
+                s.end_line as i32,
+                s.code,
+            ));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[test]
+fn loads_fixtures_with_all_columns() {
+    let mut db = Scratch::new();
+    let table = db.table("snippets");
+    let outcome = ensure_table(&mut db.client, &table, 384).unwrap();
+    assert!(
+        matches!(outcome, CreateOutcome::CreatedWithoutEmbedding(_)),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        ensure_table(&mut db.client, &table, 384).unwrap(),
+        CreateOutcome::AlreadyExists
+    );
+
+    let summary = load::run(
+        &opts(2, false),
+        &mut PgSink::new(&mut db.client, table.clone(), false),
+    )
+    .unwrap();
+    let expected = expected_rows();
+    assert_eq!(summary.rows(), expected.len() as u64);
+    assert_eq!(summary.files_loaded, 6);
+
+    let sql = format!(
+        "SELECT path, language, symbol, start_line, end_line, code FROM {} ORDER BY 1, 2, 3, 4, 5, 6",
+        table.quoted()
+    );
+    let mut got: Vec<(String, String, String, i32, i32, String)> = db
+        .client
+        .query(sql.as_str(), &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "rows in the table differ from the splitter's output"
+    );
+
+    let mut per_language = BTreeMap::new();
+    for (_, lang, ..) in &expected {
+        *per_language.entry(lang.clone()).or_insert(0i64) += 1;
+    }
+    for (lang, n) in per_language {
+        assert_eq!(
+            db.count(&table, &format!("WHERE language = '{lang}'")),
+            n,
+            "{lang}"
+        );
+    }
+    let handle: (i32, i32, String) = {
+        let sql = format!(
+            "SELECT start_line, end_line, code FROM {} WHERE symbol = 'Server.Handle'",
+            table.quoted()
+        );
+        let r = db.client.query_one(sql.as_str(), &[]).unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    };
+    assert_eq!((handle.0, handle.1), (12, 18));
+    assert!(handle.2.starts_with("// Handle handles a request.\n"));
+    // The id column was filled by the server.
+    assert_eq!(db.count(&table, "WHERE id IS NULL"), 0);
+}
+
+#[test]
+fn replace_reloads_without_duplicates() {
+    let mut db = Scratch::new();
+    let table = db.table("snippets");
+    ensure_table(&mut db.client, &table, 384).unwrap();
+    let n = expected_rows().len() as i64;
+    load::run(
+        &opts(100, false),
+        &mut PgSink::new(&mut db.client, table.clone(), false),
+    )
+    .unwrap();
+    load::run(
+        &opts(100, false),
+        &mut PgSink::new(&mut db.client, table.clone(), false),
+    )
+    .unwrap();
+    assert_eq!(db.count(&table, ""), 2 * n);
+    load::run(
+        &opts(3, true),
+        &mut PgSink::new(&mut db.client, table.clone(), true),
+    )
+    .unwrap();
+    assert_eq!(db.count(&table, ""), n);
+}
+
+#[test]
+fn failed_batch_leaves_only_whole_files() {
+    let mut db = Scratch::new();
+    let table = db.table("snippets");
+    ensure_table(&mut db.client, &table, 384).unwrap();
+    // Reject one row of sample.py (the third fixture in walk order) so its
+    // batch fails after some of its rows were already sent.
+    db.client
+        .batch_execute(&format!(
+            "ALTER TABLE {} ADD CONSTRAINT no_deep CHECK (symbol <> 'Parser.Inner.deep')",
+            table.quoted()
+        ))
+        .unwrap();
+    let err = load::run(
+        &opts(1, false),
+        &mut PgSink::new(&mut db.client, table.clone(), false),
+    )
+    .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("stopped after committing 2 files"), "{msg}");
+    assert!(msg.contains("no_deep"), "{msg}");
+    // The failed batch was rolled back; the connection is usable again.
+    let check = &mut db.client;
+    let files: Vec<String> = check
+        .query(
+            format!("SELECT DISTINCT path FROM {} ORDER BY 1", table.quoted()).as_str(),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|p| p.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(names, vec!["sample.go", "sample.js"]);
+    let go_rows: i64 = check
+        .query_one(
+            format!(
+                "SELECT count(*) FROM {} WHERE language = 'go'",
+                table.quoted()
+            )
+            .as_str(),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(go_rows, 5);
+}
+
+#[test]
+fn extension_lookup_runs() {
+    let mut client = connect();
+    // Without the extension installed the lookup reports None; with it, the
+    // type and function must both be found.
+    let installed: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'codevec')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let found = find_embedding_support(&mut client).unwrap();
+    assert_eq!(found.is_some(), installed);
+    if let Some(support) = found {
+        support.expect("codevec extension provides embedding and embed(text)");
+    }
+}
+
+#[test]
+fn binary_loads_with_create_table_and_database_url() {
+    let db = Scratch::new();
+    let table = format!("{}.cli_snippets", db.schema);
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--create-table", "--table", &table, "--batch", "4"])
+        .arg(fixtures())
+        .env("DATABASE_URL", test_dsn())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("created table"), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let n = expected_rows().len();
+    let want = format!("rows loaded: {n}");
+    let found = stdout
+        .lines()
+        .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == want);
+    assert!(found, "{stdout}");
+    let mut check = connect();
+    let count: i64 = check
+        .query_one(format!("SELECT count(*) FROM {table}").as_str(), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, n as i64);
+}
