@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Code-search quality (MRR@10, R@1, R@10) of the in-database encoder on
+# shared/data/codesearch-python-dev.jsonl, computed in SQL against a throwaway cluster.
+# Reference (sentence-transformers, PyTorch): MRR@10 0.551, R@1 0.433, R@10 0.790.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${CODEVEC_SHARED_DATA:-$(cd .. && pwd)/shared/data}/codesearch-python-dev.jsonl
+[ -r "$DATA" ] || { echo "missing $DATA (set CODEVEC_SHARED_DATA)" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/codevec-eval.XXXXXX); chmod 755 "$WORK"
+PORT=${CODEVEC_EVAL_PORT:-$((59500 + RANDOM % 400))}
+trap 'scripts/pg-down.sh "$WORK/pg" >/dev/null 2>&1; rm -rf "$WORK"' EXIT INT TERM
+cp "$DATA" "$WORK/data.jsonl"; chmod 644 "$WORK/data.jsonl"
+scripts/pg-up.sh "$WORK/pg" "$PORT"
+psql -h "$WORK/pg" -p "$PORT" -U postgres -X -v datafile="$WORK/data.jsonl" -f benches/sql/codesearch_eval.sql postgres
+echo "reference (sentence-transformers on PyTorch): mrr_at_10 0.551, recall_at_1 0.433, recall_at_10 0.790"

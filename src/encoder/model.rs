@@ -1,0 +1,98 @@
+//! The per-backend encoder cache.
+
+use std::ffi::CStr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use codevec_encoder::{Encoder, EncoderError, EncoderOptions};
+use pgrx::prelude::*;
+
+use crate::error::raise;
+use crate::gucs;
+
+/// A loaded encoder and the settings it was loaded with.
+pub struct Loaded {
+    pub encoder: Arc<Encoder>,
+    pub dir: PathBuf,
+    pub threads: usize,
+    pub batch: usize,
+    /// Resident memory of the backend right after loading, in bytes.
+    pub resident_after_load: u64,
+    pub load_time: Duration,
+}
+
+static CACHE: Mutex<Option<Loaded>> = Mutex::new(None);
+
+/// The model directory in effect.
+pub fn model_dir() -> PathBuf {
+    if let Some(dir) = gucs::MODEL_DIR.get() {
+        let s = dir.to_string_lossy();
+        if !s.trim().is_empty() {
+            return PathBuf::from(s.trim());
+        }
+    }
+    let mut buf = [0 as core::ffi::c_char; pg_sys::MAXPGPATH as usize];
+    // SAFETY: my_exec_path is the backend's NUL-terminated executable path; get_share_path
+    // writes at most MAXPGPATH bytes (NUL-terminated) into `buf`.
+    let share = unsafe {
+        pg_sys::get_share_path(core::ptr::addr_of!(pg_sys::my_exec_path).cast(), buf.as_mut_ptr());
+        CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
+    };
+    PathBuf::from(share).join("extension/codevec/models/all-MiniLM-L6-v2")
+}
+
+/// Resident set size of this process in bytes (Linux), or 0.
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// Raise an encoder load error with a fitting SQLSTATE and hint.
+pub fn raise_load_error(e: EncoderError) -> ! {
+    let code = match &e {
+        EncoderError::ModelDirMissing { .. } | EncoderError::ModelFileMissing { .. } => {
+            PgSqlErrorCode::ERRCODE_UNDEFINED_FILE
+        }
+        EncoderError::ModelFileCorrupt { .. } => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+        EncoderError::ModelFileUnreadable { .. } => PgSqlErrorCode::ERRCODE_IO_ERROR,
+        _ => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+    };
+    raise(
+        code,
+        format!("codevec encoder: {e}"),
+        None,
+        Some("Install the model with `make install`, or point codevec.model_dir (superuser) at a directory holding model.safetensors, tokenizer.json and config.json."),
+    )
+}
+
+/// The encoder for the current settings, loading it on first use.
+pub fn encoder() -> Arc<Encoder> {
+    let dir = model_dir();
+    let threads = gucs::ENCODER_THREADS.get().max(1) as usize;
+    let batch = gucs::ENCODER_BATCH.get().max(1) as usize;
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = cache.as_ref() {
+        if l.dir == dir && l.threads == threads && l.batch == batch {
+            return l.encoder.clone();
+        }
+    }
+    *cache = None; // drop the old one (and its threads) before loading anew
+    let opts = EncoderOptions { threads, max_batch: batch, ..EncoderOptions::default() };
+    let enc = Encoder::load(&dir, opts).unwrap_or_else(|e| raise_load_error(e));
+    let load_time = enc.info().load_time;
+    let loaded = Loaded { encoder: Arc::new(enc), dir, threads, batch, resident_after_load: resident_bytes(), load_time };
+    let e = loaded.encoder.clone();
+    *cache = Some(loaded);
+    e
+}
+
+/// Run `f` on the cached entry (loading it first).
+pub fn with_loaded<R>(f: impl FnOnce(&Loaded) -> R) -> R {
+    let _ = encoder();
+    let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    f(cache.as_ref().expect("loaded just above"))
+}

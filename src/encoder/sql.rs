@@ -1,0 +1,110 @@
+//! SQL functions of the encoder (schema `codevec`).
+
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod codevec {
+    use codevec_encoder::{Encoder, EncoderError};
+    use pgrx::prelude::*;
+
+    use crate::encoder::model;
+    use crate::encoder::text::{model_text, TextArg};
+    use crate::error::raise;
+    use crate::types::VectorOut;
+
+    /// Whether a cancel or termination is pending; read on the backend thread only.
+    fn interrupt_pending() -> bool {
+        // SAFETY: plain reads of Postgres' volatile sig_atomic_t flags on the backend thread.
+        unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!(pg_sys::QueryCancelPending)) != 0
+                || core::ptr::read_volatile(core::ptr::addr_of!(pg_sys::ProcDiePending)) != 0
+        }
+    }
+
+    /// Encode texts, honouring statement_timeout and cancel requests.
+    pub(crate) fn encode(enc: &Encoder, texts: &[&str]) -> Vec<Vec<f32>> {
+        match enc.embed_batch_interruptible(texts, &mut interrupt_pending) {
+            Ok(v) => v,
+            Err(EncoderError::Cancelled) => {
+                // SAFETY: called on the backend thread; raises the pending cancel/terminate.
+                unsafe { pg_sys::ProcessInterrupts() };
+                raise(PgSqlErrorCode::ERRCODE_QUERY_CANCELED, "canceling statement due to user request", None, None)
+            }
+            Err(e) => raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("codevec encoder: {e}"), None, None),
+        }
+    }
+
+    /// The all-MiniLM-L6-v2 embedding of a text: 384 dimensions, unit length. Input longer
+    /// than 256 word pieces is truncated exactly like the reference implementation.
+    #[pg_extern(immutable, strict, parallel_safe)]
+    fn embed(text: TextArg) -> VectorOut<f32> {
+        let enc = model::encoder();
+        // SAFETY: a non-null text datum (the function is strict).
+        let s = unsafe { model_text(&enc, text.0) };
+        let v = encode(&enc, &[s.as_str()]).pop().expect("one embedding per text");
+        VectorOut::new(&v)
+    }
+
+    /// Embeddings of many texts at once (faster than one call per text); NULL elements give
+    /// NULL embeddings. The result has the same length and order as the input.
+    #[pg_extern(immutable, strict, parallel_safe)]
+    fn embed_batch(texts: Array<'_, pg_sys::Datum>) -> Vec<Option<VectorOut<f32>>> {
+        let enc = model::encoder();
+        let owned: Vec<Option<String>> = texts
+            .iter()
+            // SAFETY: elements of a text[] are text datums; NULLs are None.
+            .map(|d| d.map(|d| unsafe { model_text(&enc, d) }))
+            .collect();
+        let present: Vec<&str> = owned.iter().flatten().map(String::as_str).collect();
+        let mut vecs = encode(&enc, &present).into_iter();
+        owned.iter().map(|t| t.as_ref().map(|_| VectorOut::new(&vecs.next().expect("one per text")))).collect()
+    }
+
+    /// Number of word pieces the model sees for a text (after truncation, with [CLS] and [SEP]).
+    #[pg_extern(immutable, strict, parallel_safe)]
+    fn token_count(text: TextArg) -> i32 {
+        let enc = model::encoder();
+        // SAFETY: a non-null text datum.
+        let s = unsafe { model_text(&enc, text.0) };
+        enc.token_count(&s) as i32
+    }
+
+    /// The encoder this backend uses, loading it if needed.
+    #[pg_extern(volatile, parallel_safe)]
+    fn encoder_info() -> TableIterator<
+        'static,
+        (
+            name!(model, String),
+            name!(dims, i32),
+            name!(max_tokens, i32),
+            name!(precision, String),
+            name!(threads, i32),
+            name!(batch_size, i32),
+            name!(simd, String),
+            name!(gemm, String),
+            name!(model_dir, String),
+            name!(load_ms, f64),
+            name!(resident_mb, f64),
+        ),
+    > {
+        let row = model::with_loaded(|l| {
+            let i = l.encoder.info();
+            (
+                i.model.to_string(),
+                i.dims as i32,
+                i.max_tokens as i32,
+                i.precision.to_string(),
+                i.threads as i32,
+                i.max_batch as i32,
+                i.simd.to_string(),
+                i.gemm_kernel.to_string(),
+                l.dir.display().to_string(),
+                l.load_time.as_secs_f64() * 1000.0,
+                model::resident_bytes() as f64 / (1024.0 * 1024.0),
+            )
+        });
+        TableIterator::once(row)
+    }
+}
+
+extension_sql_file!("../../sql/encoder.sql", name = "encoder_sql", requires = [codevec::embed, codevec::embed_batch, codevec::token_count, codevec::encoder_info]);
