@@ -6,12 +6,20 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod encoder;
 mod error;
+mod gucs;
 mod info;
 mod types;
 
 // The types, functions, operators, casts and aggregates of sql/types.sql come first.
 pgrx::extension_sql_file!("../sql/types.sql", name = "types", bootstrap);
+
+/// Called once when the library is loaded into a backend.
+#[pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::register();
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

@@ -17,8 +17,8 @@ pub struct Loaded {
     pub dir: PathBuf,
     pub threads: usize,
     pub batch: usize,
-    /// Resident memory of the backend right after loading, in bytes.
-    pub resident_after_load: u64,
+
+
     pub load_time: Duration,
 }
 
@@ -84,7 +84,7 @@ pub fn encoder() -> Arc<Encoder> {
     let opts = EncoderOptions { threads, max_batch: batch, ..EncoderOptions::default() };
     let enc = Encoder::load(&dir, opts).unwrap_or_else(|e| raise_load_error(e));
     let load_time = enc.info().load_time;
-    let loaded = Loaded { encoder: Arc::new(enc), dir, threads, batch, resident_after_load: resident_bytes(), load_time };
+    let loaded = Loaded { encoder: Arc::new(enc), dir, threads, batch, load_time };
     let e = loaded.encoder.clone();
     *cache = Some(loaded);
     e

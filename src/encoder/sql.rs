@@ -48,12 +48,12 @@ mod codevec {
     /// Embeddings of many texts at once (faster than one call per text); NULL elements give
     /// NULL embeddings. The result has the same length and order as the input.
     #[pg_extern(immutable, strict, parallel_safe)]
-    fn embed_batch(texts: Array<'_, pg_sys::Datum>) -> Vec<Option<VectorOut<f32>>> {
+    fn embed_batch(texts: Array<'_, TextArg>) -> Vec<Option<VectorOut<f32>>> {
         let enc = model::encoder();
         let owned: Vec<Option<String>> = texts
             .iter()
             // SAFETY: elements of a text[] are text datums; NULLs are None.
-            .map(|d| d.map(|d| unsafe { model_text(&enc, d) }))
+            .map(|d| d.map(|d| unsafe { model_text(&enc, d.0) }))
             .collect();
         let present: Vec<&str> = owned.iter().flatten().map(String::as_str).collect();
         let mut vecs = encode(&enc, &present).into_iter();

@@ -26,6 +26,19 @@ impl FromDatum for TextArg {
     }
 }
 
+// SAFETY: a TextArg is just the datum itself (a pointer to a text varlena inside the array
+// or argument it came from), so unboxing copies the Datum unchanged.
+unsafe impl pgrx::datum::UnboxDatum for TextArg {
+    type As<'src> = TextArg;
+    #[inline]
+    unsafe fn unbox<'src>(datum: pgrx::datum::Datum<'src>) -> TextArg
+    where
+        Self: 'src,
+    {
+        TextArg(datum.sans_lifetime())
+    }
+}
+
 unsafe impl<'fcx> ArgAbi<'fcx> for TextArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();

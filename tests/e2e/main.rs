@@ -2,5 +2,6 @@
 //! CODEVEC_PGHOST / CODEVEC_PGPORT). Run with `cargo test --features itest --test e2e`.
 
 mod common;
+mod encoder;
 mod types_binary;
 mod types_robustness;

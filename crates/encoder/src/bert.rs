@@ -1,0 +1,289 @@
+//! The BERT encoder forward pass (embeddings, 6 transformer layers, mean pooling) over a
+//! *packed* mini-batch: the sequences are laid end to end as rows of one `[tokens, 384]`
+//! matrix, so no work is spent on padding and no attention mask is needed. Dense layers are
+//! single large matrix products over all tokens; attention runs per (sequence, head).
+//!
+//! Results are identical (up to f32 rounding) to the padded, masked computation of the
+//! reference, because masked keys get exactly zero weight there.
+
+use crate::dense::{self, matmul_packed, Epilogue};
+use crate::matmul::{matmul, matmul_raw, View};
+use crate::ops;
+use crate::pool::{Par, PerWorker};
+use crate::weights::{LayerWeights, Weights, HEADS, HEAD_DIM, HIDDEN, INTERMEDIATE};
+
+const QKV: usize = 3 * HIDDEN;
+
+/// A packed mini-batch: token ids of all sequences back to back, and each sequence's
+/// `(first row, length)`.
+pub(crate) struct Packed {
+    pub ids: Vec<u32>,
+    pub seqs: Vec<(usize, usize)>,
+}
+
+impl Packed {
+    pub(crate) fn new(sequences: &[&[u32]]) -> Packed {
+        let mut ids = Vec::with_capacity(sequences.iter().map(|s| s.len()).sum());
+        let mut seqs = Vec::with_capacity(sequences.len());
+        for s in sequences {
+            seqs.push((ids.len(), s.len()));
+            ids.extend_from_slice(s);
+        }
+        Packed { ids, seqs }
+    }
+
+    pub(crate) fn tokens(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// Activation buffers, sized for the largest mini-batch of a call and reused across
+/// mini-batches and layers.
+pub(crate) struct Workspace {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    inter: Vec<f32>,
+    scores: PerWorker<Vec<f32>>,
+}
+
+impl Workspace {
+    pub(crate) fn new(max_tokens: usize, max_len: usize, workers: usize) -> Workspace {
+        Workspace {
+            x: vec![0.0; max_tokens * HIDDEN],
+            qkv: vec![0.0; max_tokens * QKV],
+            ctx: vec![0.0; max_tokens * HIDDEN],
+            inter: vec![0.0; max_tokens * INTERMEDIATE],
+            // per worker: K^T block (HEAD_DIM x padded len) + scores (len x padded len)
+            scores: PerWorker::new(workers, || {
+                let lp = max_len.div_ceil(32) * 32;
+                vec![0.0; HEAD_DIM * lp + max_len * lp]
+            }),
+        }
+    }
+}
+
+/// Raw pointer that may be shared between the workers of one parallel section.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: only used to let parallel attention tasks write disjoint column blocks of the
+// context matrix; each use site documents why the accessed elements are disjoint.
+unsafe impl Send for SharedMut {}
+// SAFETY: see above.
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    // A method (rather than `.0`) so closures capture the whole Send + Sync wrapper.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+pub(crate) struct Bert {
+    pub(crate) w: Weights,
+}
+
+impl Bert {
+    /// Rows per parallel chunk for row-wise kernels.
+    fn row_chunk(par: &Par, rows: usize) -> usize {
+        (rows.div_ceil(par.threads() * 4)).max(16)
+    }
+
+    /// Word + position + type embeddings, then layer norm, into `ws.x`.
+    pub(crate) fn embed(&self, batch: &Packed, ws: &mut Workspace, par: &Par) {
+        let t = batch.tokens();
+        let w = &self.w;
+        let x = &mut ws.x[..t * HIDDEN];
+        // Position of each packed row inside its own sequence.
+        let mut pos = Vec::with_capacity(t);
+        for &(_, len) in &batch.seqs {
+            pos.extend(0..len);
+        }
+        let vocab = w.config.vocab_size;
+        par.for_each_chunk_mut(x, HIDDEN * Self::row_chunk(par, t), |ci, chunk| {
+            let first = ci * Self::row_chunk(par, t);
+            for (r, row) in chunk.chunks_exact_mut(HIDDEN).enumerate() {
+                let id = (batch.ids[first + r] as usize).min(vocab - 1);
+                let p = pos[first + r];
+                let we = &w.word_emb[id * HIDDEN..(id + 1) * HIDDEN];
+                let pe = &w.pos_emb[p * HIDDEN..(p + 1) * HIDDEN];
+                for j in 0..HIDDEN {
+                    row[j] = we[j] + pe[j] + w.type0_emb[j];
+                }
+            }
+            let zero = [0.0f32; HIDDEN];
+            ops::bias_layer_norm(
+                chunk,
+                &zero,
+                &w.emb_ln_g,
+                &w.emb_ln_b,
+                w.config.layer_norm_eps,
+            );
+        });
+    }
+
+    /// One transformer layer, in place on `ws.x`.
+    pub(crate) fn layer(&self, l: usize, batch: &Packed, ws: &mut Workspace, par: &Par) {
+        let lw: &LayerWeights = &self.w.layers[l];
+        let eps = self.w.config.layer_norm_eps;
+        let t = batch.tokens();
+        let chunk_rows = Self::row_chunk(par, t);
+        let x = &mut ws.x[..t * HIDDEN];
+        let qkv = &mut ws.qkv[..t * QKV];
+        let ctx = &mut ws.ctx[..t * HIDDEN];
+        let inter = &mut ws.inter[..t * INTERMEDIATE];
+
+        // qkv = x · Wqkv + b
+        matmul_packed(qkv, x, t, &lw.w_qkv, Epilogue::Bias(&lw.b_qkv), par);
+
+        // attention, one task per (sequence, head)
+        self.attention(batch, qkv, ctx, &ws.scores, par);
+
+        // x = LN(x + ctx · Wo + bo)
+        matmul_packed(x, ctx, t, &lw.w_out, Epilogue::Accumulate, par);
+        par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
+            ops::bias_layer_norm(chunk, &lw.b_out, &lw.ln1_g, &lw.ln1_b, eps)
+        });
+
+        // inter = gelu(x · W1 + b1)
+        matmul_packed(inter, x, t, &lw.w_up, Epilogue::BiasGelu(&lw.b_up), par);
+
+        // x = LN(x + inter · W2 + b2)
+        matmul_packed(x, inter, t, &lw.w_down, Epilogue::Accumulate, par);
+        par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
+            ops::bias_layer_norm(chunk, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps)
+        });
+    }
+
+    fn attention(
+        &self,
+        batch: &Packed,
+        qkv: &[f32],
+        ctx: &mut [f32],
+        scratch: &PerWorker<Vec<f32>>,
+        par: &Par,
+    ) {
+        let scale = 1.0 / (HEAD_DIM as f32).sqrt();
+        let ctx_len = ctx.len();
+        let ctx_ptr = SharedMut(ctx.as_mut_ptr());
+        let fast = dense::has_avx512();
+        par.for_each(batch.seqs.len() * HEADS, |task| {
+            let (first, len) = batch.seqs[task / HEADS];
+            let h = task % HEADS;
+            let base = first * QKV + h * HEAD_DIM;
+            assert!(base + 2 * HIDDEN + (len - 1) * QKV + HEAD_DIM <= qkv.len());
+            let off = first * HIDDEN + h * HEAD_DIM;
+            assert!(off + (len - 1) * HIDDEN + HEAD_DIM <= ctx_len);
+            scratch.with(par, |buf| {
+                if fast {
+                    // scores[len, lp] = Q_h · K_h^T with K_h^T copied to a zero-padded
+                    // [HEAD_DIM, lp] block; softmax over the first `len` columns; then
+                    // ctx_h = P · V_h straight from the qkv rows.
+                    let lp = len.div_ceil(32) * 32;
+                    let (kt, rest) = buf.split_at_mut(HEAD_DIM * lp);
+                    let scores = &mut rest[..len * lp];
+                    for d in 0..HEAD_DIM {
+                        let row = &mut kt[d * lp..(d + 1) * lp];
+                        for (j, v) in row[..len].iter_mut().enumerate() {
+                            *v = qkv[base + HIDDEN + j * QKV + d];
+                        }
+                        row[len..].iter_mut().for_each(|v| *v = 0.0);
+                    }
+                    // SAFETY: Q_h is `len` rows of HEAD_DIM at stride QKV from `base`, inside
+                    // qkv (asserted above); kt holds HEAD_DIM rows of lp; scores holds len
+                    // rows of lp; the CPU has AVX-512 (`fast`).
+                    unsafe {
+                        dense::small_matmul(
+                            len,
+                            lp,
+                            HEAD_DIM,
+                            qkv[base..].as_ptr(),
+                            QKV,
+                            kt.as_ptr(),
+                            lp,
+                            scores.as_mut_ptr(),
+                            lp,
+                        )
+                    };
+                    ops::softmax_scaled_rows(scores, lp, len, scale);
+                    // SAFETY: P is len rows of `len` (stride lp) in scores; V_h is len rows of
+                    // HEAD_DIM at stride QKV inside qkv (asserted above). This task writes rows
+                    // first..first+len, columns h*32..h*32+32 of `ctx` (in bounds, asserted
+                    // above); tasks differ in sequence (disjoint rows) or head (disjoint
+                    // columns), `ctx` is not otherwise accessed during this parallel section,
+                    // and it overlaps neither the per-worker scratch nor qkv.
+                    unsafe {
+                        dense::small_matmul(
+                            len,
+                            HEAD_DIM,
+                            len,
+                            scores.as_ptr(),
+                            lp,
+                            qkv[base + 2 * HIDDEN..].as_ptr(),
+                            QKV,
+                            ctx_ptr.get().add(off),
+                            HIDDEN,
+                        )
+                    };
+                } else {
+                    let q = View {
+                        data: &qkv[base..],
+                        rows: len,
+                        cols: HEAD_DIM,
+                        rs: QKV,
+                        cs: 1,
+                    };
+                    let kt = View {
+                        data: &qkv[base + HIDDEN..],
+                        rows: HEAD_DIM,
+                        cols: len,
+                        rs: 1,
+                        cs: QKV,
+                    };
+                    let v = View {
+                        data: &qkv[base + 2 * HIDDEN..],
+                        rows: len,
+                        cols: HEAD_DIM,
+                        rs: QKV,
+                        cs: 1,
+                    };
+                    let s = &mut buf[..len * len];
+                    matmul(s, len, q, kt, scale, false, gemm_common::Parallelism::None);
+                    ops::softmax_rows(s, len);
+                    // SAFETY: as in the fast branch: disjoint (rows, head columns) of ctx.
+                    unsafe {
+                        matmul_raw(
+                            ctx_ptr.get().add(off),
+                            HIDDEN,
+                            1,
+                            View {
+                                data: s,
+                                rows: len,
+                                cols: len,
+                                rs: len,
+                                cs: 1,
+                            },
+                            v,
+                            1.0,
+                            false,
+                            gemm_common::Parallelism::None,
+                        );
+                    }
+                }
+            });
+        });
+    }
+
+    /// Mean pooling over each sequence's rows, then L2 normalisation.
+    pub(crate) fn pool(&self, batch: &Packed, ws: &Workspace) -> Vec<Vec<f32>> {
+        batch
+            .seqs
+            .iter()
+            .map(|&(first, len)| {
+                let mut out = vec![0.0f32; HIDDEN];
+                ops::mean_pool_normalize(&ws.x[first * HIDDEN..(first + len) * HIDDEN], &mut out);
+                out
+            })
+            .collect()
+    }
+}

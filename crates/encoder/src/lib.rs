@@ -1,0 +1,287 @@
+//! codevec-encoder: an in-process all-MiniLM-L6-v2 sentence encoder in pure Rust.
+//!
+//! * WordPiece tokenisation identical to the reference (sentence-transformers): lower-casing
+//!   BERT tokenizer from the model's `tokenizer.json`, truncation at 256 word pieces
+//!   (`[CLS]` and `[SEP]` included), no padding.
+//! * A 6-layer BERT forward pass over packed, length-sorted mini-batches (see [`bert`]),
+//!   mean pooling over the tokens and L2 normalisation: 384-dimensional unit vectors.
+//! * Threads: with `threads == 1` everything runs on the calling thread and no thread is ever
+//!   created; with more, a private pool with all signals blocked (see [`pool`]).
+//!
+//! The model is read only from the directory handed to [`Encoder::load`] (files
+//! `config.json`, `tokenizer.json`, `model.safetensors`); nothing is downloaded.
+
+mod bert;
+mod dense;
+mod error;
+mod matmul;
+mod ops;
+mod pool;
+mod tokenize;
+mod weights;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub use error::EncoderError;
+pub use tokenize::MAX_TOKENS;
+
+use bert::{Bert, Packed, Workspace};
+use pool::Exec;
+use tokenize::WordPiece;
+
+/// Output dimensionality.
+pub const DIMS: usize = weights::HIDDEN;
+/// Name of the model this crate implements.
+pub const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+/// Files [`Encoder::load`] needs in the model directory.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+
+/// Numeric precision of the forward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// IEEE single precision throughout (matches the reference to cosine > 0.99999).
+    #[default]
+    F32,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Precision::F32 => f.write_str("f32"),
+        }
+    }
+}
+
+/// Options for [`Encoder::load`].
+#[derive(Clone, Debug)]
+pub struct EncoderOptions {
+    /// Worker threads. 1 = everything on the calling thread, no thread is created. More
+    /// than 1 = a private pool of exactly that many workers (signals blocked).
+    pub threads: usize,
+    /// Numeric precision.
+    pub precision: Precision,
+    /// Maximum number of texts per internal mini-batch (also bounds memory: a mini-batch
+    /// holds at most `max_batch * 128` tokens, or one full 256-token text).
+    pub max_batch: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            threads: 1,
+            precision: Precision::F32,
+            max_batch: 32,
+        }
+    }
+}
+
+/// Description of a loaded encoder, for `codevec.encoder_info()`-style reporting.
+#[derive(Clone, Debug)]
+pub struct EncoderInfo {
+    pub model: &'static str,
+    pub model_dir: PathBuf,
+    pub dims: usize,
+    pub max_tokens: usize,
+    pub precision: Precision,
+    pub threads: usize,
+    pub max_batch: usize,
+    /// Instruction set used by the element-wise kernels ("avx512", "avx2+fma", "baseline").
+    pub simd: &'static str,
+    /// Matrix-multiplication kernel family.
+    pub gemm_kernel: &'static str,
+    pub load_time: Duration,
+}
+
+/// A loaded all-MiniLM-L6-v2 encoder. `Send + Sync`; methods take `&self`.
+pub struct Encoder {
+    tokenizer: WordPiece,
+    bert: Bert,
+    exec: Exec,
+    opts: EncoderOptions,
+    model_dir: PathBuf,
+    load_time: Duration,
+}
+
+impl Encoder {
+    /// Loads the model from `model_dir`. Errors name the missing or corrupt file.
+    pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Encoder, EncoderError> {
+        let start = Instant::now();
+        if opts.max_batch == 0 {
+            return Err(EncoderError::InvalidOptions(
+                "max_batch must be at least 1".into(),
+            ));
+        }
+        if opts.threads == 0 {
+            return Err(EncoderError::InvalidOptions(
+                "threads must be at least 1".into(),
+            ));
+        }
+        if !model_dir.is_dir() {
+            return Err(EncoderError::ModelDirMissing {
+                dir: model_dir.to_owned(),
+            });
+        }
+        // Check all files first so the error names the first missing one without doing work.
+        let config_path = weights::require_file(model_dir, "config.json")?;
+        let tokenizer_path = weights::require_file(model_dir, "tokenizer.json")?;
+        let weights_path = weights::require_file(model_dir, "model.safetensors")?;
+
+        let config = weights::load_config(&config_path)?;
+        let tokenizer = WordPiece::load(&tokenizer_path)?;
+        let w = weights::load_weights(&weights_path, config)?;
+        let exec = Exec::new(opts.threads)?;
+        Ok(Encoder {
+            tokenizer,
+            bert: Bert { w },
+            exec,
+            opts,
+            model_dir: model_dir.to_owned(),
+            load_time: start.elapsed(),
+        })
+    }
+
+    /// Embeds one text: a 384-dimensional, L2-normalised vector.
+    pub fn embed(&self, text: &str) -> Result<Vec<f32>, EncoderError> {
+        let never = AtomicBool::new(false);
+        let mut out = self.embed_batch(&[text], &never)?;
+        Ok(out.pop().expect("one output per input"))
+    }
+
+    /// Embeds many texts; the output is in input order. Inputs are sorted by length
+    /// internally and processed in packed mini-batches. `cancel` is checked before each
+    /// mini-batch and between layers; when it is set the call returns
+    /// `Err(EncoderError::Cancelled)`.
+    pub fn embed_batch(
+        &self,
+        texts: &[&str],
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Vec<f32>>, EncoderError> {
+        self.embed_batch_interruptible(texts, &mut || cancel.load(Ordering::Relaxed))
+    }
+
+    /// Like [`Encoder::embed_batch`], but asks `should_stop` at every checkpoint instead of
+    /// reading a flag. `should_stop` is always called **on the calling thread** (also when
+    /// `threads > 1`), so it may read thread-affine state such as Postgres'
+    /// `QueryCancelPending`/`ProcDiePending`. It must not unwind or `longjmp`: return `true`
+    /// and raise the error after this function has returned `Err(Cancelled)`.
+    pub fn embed_batch_interruptible(
+        &self,
+        texts: &[&str],
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<Vec<f32>>, EncoderError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
+        for (i, text) in texts.iter().enumerate() {
+            if i % 64 == 63 && should_stop() {
+                return Err(EncoderError::Cancelled);
+            }
+            ids.push(self.tokenizer.ids(text)?);
+        }
+        // Longest first, like sentence-transformers; stable so equal lengths keep input order.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by(|&a, &b| ids[b].len().cmp(&ids[a].len()));
+
+        let batches = self.plan_batches(&order, &ids);
+        let max_tokens = batches
+            .iter()
+            .map(|b| b.iter().map(|&i| ids[i].len()).sum::<usize>())
+            .max()
+            .unwrap_or(0);
+        let max_len = ids[order[0]].len();
+        let mut ws = Workspace::new(max_tokens, max_len, self.exec.threads());
+
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for batch_idx in batches {
+            if should_stop() {
+                return Err(EncoderError::Cancelled);
+            }
+            let seqs: Vec<&[u32]> = batch_idx.iter().map(|&i| ids[i].as_slice()).collect();
+            let packed = Packed::new(&seqs);
+            let bert = &self.bert;
+            {
+                let ws = &mut ws;
+                let packed = &packed;
+                self.exec.run(|par| bert.embed(packed, ws, par));
+            }
+            for l in 0..weights::LAYERS {
+                if should_stop() {
+                    return Err(EncoderError::Cancelled);
+                }
+                let ws = &mut ws;
+                let packed = &packed;
+                self.exec.run(|par| bert.layer(l, packed, ws, par));
+            }
+            for (vec, &i) in bert.pool(&packed, &ws).into_iter().zip(&batch_idx) {
+                out[i] = vec;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Groups the length-sorted `order` into mini-batches of at most `max_batch` texts and
+    /// at most `max(max_batch * 128, 256)` tokens.
+    fn plan_batches(&self, order: &[usize], ids: &[Vec<u32>]) -> Vec<Vec<usize>> {
+        let token_budget = (self.opts.max_batch * 128).max(MAX_TOKENS);
+        let mut batches = Vec::new();
+        let mut cur: Vec<usize> = Vec::new();
+        let mut cur_tokens = 0;
+        for &i in order {
+            let n = ids[i].len();
+            if !cur.is_empty()
+                && (cur.len() == self.opts.max_batch || cur_tokens + n > token_budget)
+            {
+                batches.push(std::mem::take(&mut cur));
+                cur_tokens = 0;
+            }
+            cur.push(i);
+            cur_tokens += n;
+        }
+        if !cur.is_empty() {
+            batches.push(cur);
+        }
+        batches
+    }
+
+    /// Number of tokens the model sees for `text`: after truncation to 256, including
+    /// `[CLS]` and `[SEP]` (so the empty string has 2).
+    pub fn token_count(&self, text: &str) -> usize {
+        // content_ids only fails on tokenizer-internal errors; count those as the bare
+        // [CLS] [SEP] pair rather than panicking inside a database function.
+        self.tokenizer
+            .content_ids(text)
+            .map(|c| c.len())
+            .unwrap_or(0)
+            + 2
+    }
+
+    /// The token ids the model sees for `text` (`[CLS] … [SEP]`, at most 256).
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, EncoderError> {
+        self.tokenizer.ids(text)
+    }
+
+    /// What was loaded and how it runs.
+    pub fn info(&self) -> EncoderInfo {
+        EncoderInfo {
+            model: MODEL_NAME,
+            model_dir: self.model_dir.clone(),
+            dims: DIMS,
+            max_tokens: MAX_TOKENS,
+            precision: self.opts.precision,
+            threads: self.exec.threads(),
+            max_batch: self.opts.max_batch,
+            simd: ops::simd_name(),
+            gemm_kernel: matmul::kernel_name(),
+            load_time: self.load_time,
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Encoder>();
+}

@@ -1,0 +1,444 @@
+//! Element-wise and row-wise kernels of the BERT forward pass: bias + erf-GELU, fused
+//! (scaled) softmax, bias + residual layer norm, mean pooling and L2 normalisation.
+//!
+//! The bodies are plain Rust written so that LLVM vectorises them (branch-free, no libm
+//! calls); each public kernel is compiled three times (AVX-512, AVX2+FMA, baseline) and the
+//! best version for the running CPU is picked once at run time.
+
+// The explicit lane loops index fixed-size chunks on purpose (that is what LLVM vectorises);
+// clippy's iterator suggestion would obscure it.
+#![allow(clippy::needless_range_loop)]
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum SimdLevel {
+    Baseline = 1,
+    Avx2Fma = 2,
+    Avx512 = 3,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(0);
+
+pub(crate) fn simd_level() -> SimdLevel {
+    match LEVEL.load(Ordering::Relaxed) {
+        1 => SimdLevel::Baseline,
+        2 => SimdLevel::Avx2Fma,
+        3 => SimdLevel::Avx512,
+        _ => {
+            let l = detect();
+            LEVEL.store(l as u8, Ordering::Relaxed);
+            l
+        }
+    }
+}
+
+fn detect() -> SimdLevel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            return SimdLevel::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return SimdLevel::Avx2Fma;
+        }
+    }
+    SimdLevel::Baseline
+}
+
+pub(crate) fn simd_name() -> &'static str {
+    match simd_level() {
+        SimdLevel::Avx512 => "avx512",
+        SimdLevel::Avx2Fma => "avx2+fma",
+        SimdLevel::Baseline => "baseline",
+    }
+}
+
+/// Defines `pub(crate) fn $name(args)` that dispatches to a copy of `$body_fn` compiled for
+/// the best available instruction set.
+macro_rules! dispatch {
+    ($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) => $body:ident) => {
+        $(#[$m])*
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) { $body($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) { $body($($arg),*) }
+                match simd_level() {
+                    // SAFETY: simd_level() only reports Avx512 when the CPU has avx512f/vl/dq
+                    // and fma (runtime detection), which is all this copy was compiled for.
+                    SimdLevel::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: reported only when avx2 and fma were detected at run time.
+                    SimdLevel::Avx2Fma => return unsafe { avx2($($arg),*) },
+                    SimdLevel::Baseline => {}
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// GELU (exact erf form, as BERT's "gelu"), with a vectorisable rational erf.
+
+/// erf(x) for f32: the rational approximation used by Eigen/XLA (odd degree-13 numerator over
+/// even degree-8 denominator, input clamped to [-4, 4]); max abs error ~4e-7.
+#[inline(always)]
+fn erf_f32(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2.mul_add(-2.726_142_3e-10, 2.770_681_4e-8);
+    p = x2.mul_add(p, -2.101_024e-6);
+    p = x2.mul_add(p, -5.692_506_4e-5);
+    p = x2.mul_add(p, -7.349_906e-4);
+    p = x2.mul_add(p, -2.954_600_2e-3);
+    p = x2.mul_add(p, -1.609_603_4e-2);
+    p *= x;
+    let mut q = x2.mul_add(-1.456_607_2e-5, -2.133_740_5e-4);
+    q = x2.mul_add(q, -1.682_827e-3);
+    q = x2.mul_add(q, -7.373_329e-3);
+    q = x2.mul_add(q, -1.426_474e-2);
+    p / q
+}
+
+#[inline(always)]
+fn gelu_f32(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// `gelu` on every value, in place. Inlined into its callers so that it is vectorised with
+/// their instruction set (the AVX-512 GEMM epilogue, the GEMM fallback's separate pass).
+#[inline(always)]
+pub(crate) fn gelu_in_place(data: &mut [f32]) {
+    for v in data.iter_mut() {
+        *v = gelu_f32(*v);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// exp and softmax
+
+/// e^x for f32 (Cephes expf: range reduction by ln 2 and a degree-6 polynomial; ~1 ulp),
+/// branch-free so that it vectorises. Inputs below -87 give ~1e-38 instead of 0, which is
+/// harmless for softmax.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    // round(x / ln2) with the 1.5 * 2^23 trick (round-to-nearest-even, vectorises)
+    const MAGIC: f32 = 12_582_912.0;
+    let t = x.mul_add(std::f32::consts::LOG2_E, MAGIC);
+    let n = t - MAGIC;
+    let r = n.mul_add(-0.693_359_4, x);
+    let r = n.mul_add(2.121_944_4e-4, r);
+    let r2 = r * r;
+    let mut p = r.mul_add(1.987_569_1e-4, 1.398_2e-3);
+    p = r.mul_add(p, 8.333_452e-3);
+    p = r.mul_add(p, 4.166_579_6e-2);
+    p = r.mul_add(p, 1.666_666_5e-1);
+    p = r.mul_add(p, 0.5); // Cephes: 5.0000001201e-1, which is 0.5 in f32
+    let y = r2.mul_add(p, r) + 1.0;
+    // 2^n built from the integer sitting in t's low mantissa bits (a plain bit operation, so
+    // it vectorises; `n as i32` would not, being a saturating conversion).
+    let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
+    let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
+    y * scale
+}
+
+/// Lanes of the explicit multi-accumulator reductions below. Float addition is not
+/// associative, so LLVM will not vectorise `sum += x` by itself; 16 independent accumulators
+/// (one AVX-512 register) let it.
+const LANES: usize = 16;
+
+#[inline(always)]
+fn max_of(row: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            acc[i] = acc[i].max(c[i]);
+        }
+    }
+    let mut m = f32::NEG_INFINITY;
+    for &v in chunks.remainder() {
+        m = m.max(v);
+    }
+    acc.iter().fold(m, |a, &b| a.max(b))
+}
+
+#[inline(always)]
+fn sum_of(row: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            acc[i] += c[i];
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn exp_sub_in_place(row: &mut [f32], max: f32) {
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            c[i] = exp_f32(c[i] - max);
+        }
+    }
+    for v in chunks.into_remainder() {
+        *v = exp_f32(*v - max);
+    }
+}
+
+#[inline(always)]
+fn exp_scaled_in_place(row: &mut [f32], max: f32, scale: f32) {
+    let mut chunks = row.chunks_exact_mut(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            c[i] = exp_f32((c[i] - max) * scale);
+        }
+    }
+    for v in chunks.into_remainder() {
+        *v = exp_f32((*v - max) * scale);
+    }
+}
+
+#[inline(always)]
+fn softmax_scaled_rows_body(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32) {
+    for row in data.chunks_mut(row_stride) {
+        let row = &mut row[..row_len];
+        let max = max_of(row);
+        exp_scaled_in_place(row, max, scale);
+        let inv = 1.0 / sum_of(row);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+dispatch!(
+    /// `softmax(scale * row)` over the first `row_len` values of each `row_stride`-long row
+    /// of `data`, in place (`scale > 0`).
+    fn softmax_scaled_rows(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32) => softmax_scaled_rows_body
+);
+
+#[inline(always)]
+fn softmax_rows_body(data: &mut [f32], row_len: usize) {
+    for row in data.chunks_exact_mut(row_len) {
+        let max = max_of(row);
+        exp_sub_in_place(row, max);
+        let inv = 1.0 / sum_of(row);
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+dispatch!(
+    /// Softmax over each `row_len`-long row of `data`, in place.
+    fn softmax_rows(data: &mut [f32], row_len: usize) => softmax_rows_body
+);
+
+// ---------------------------------------------------------------------------------------
+// Layer norm
+
+#[inline(always)]
+fn bias_layer_norm_body(data: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let n = gamma.len();
+    let inv_n = 1.0 / n as f32;
+    for row in data.chunks_exact_mut(n) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += *b;
+        }
+        let mean = sum_of(row) * inv_n;
+        let mut acc = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact_mut(LANES);
+        for c in &mut chunks {
+            for i in 0..LANES {
+                c[i] -= mean;
+                acc[i] = c[i].mul_add(c[i], acc[i]);
+            }
+        }
+        let mut var = acc.iter().sum::<f32>();
+        for v in chunks.into_remainder() {
+            *v -= mean;
+            var = v.mul_add(*v, var);
+        }
+        let rstd = 1.0 / (var * inv_n + eps).sqrt();
+        for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+            *v = (*v * rstd).mul_add(*g, *b);
+        }
+    }
+}
+
+dispatch!(
+    /// For every row: `row = LayerNorm(row + bias) * gamma + beta` (row length = gamma.len()).
+    fn bias_layer_norm(data: &mut [f32], bias: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
+        => bias_layer_norm_body
+);
+
+// ---------------------------------------------------------------------------------------
+// Pooling
+
+#[inline(always)]
+fn mean_pool_normalize_body(rows: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    out.iter_mut().for_each(|o| *o = 0.0);
+    let count = rows.len() / n;
+    for row in rows.chunks_exact(n) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += *v;
+        }
+    }
+    // sentence-transformers: sum / clamp(count, 1e-9), then F.normalize (eps 1e-12)
+    let inv = 1.0 / (count as f32).max(1e-9);
+    let mut sq = 0.0f32;
+    for o in out.iter_mut() {
+        *o *= inv;
+        sq = o.mul_add(*o, sq);
+    }
+    let inv_norm = 1.0 / sq.sqrt().max(1e-12);
+    for o in out.iter_mut() {
+        *o *= inv_norm;
+    }
+}
+
+dispatch!(
+    /// `out = normalize(mean over rows)` where `rows` holds `k` rows of length `out.len()`.
+    fn mean_pool_normalize(rows: &[f32], out: &mut [f32]) => mean_pool_normalize_body
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn erf_ref(x: f64) -> f64 {
+        if x.abs() > 3.0 {
+            // asymptotic erfc series (the Taylor series below cancels catastrophically here)
+            let z = x.abs();
+            let z2 = z * z;
+            let erfc = (-z2).exp() / (z * std::f64::consts::PI.sqrt())
+                * (1.0 - 1.0 / (2.0 * z2) + 3.0 / (4.0 * z2 * z2) - 15.0 / (8.0 * z2 * z2 * z2));
+            return x.signum() * (1.0 - erfc);
+        }
+        // Taylor series, accurate in f64 for |x| <= 3.
+        let mut sum = 0.0;
+        let mut term = x;
+        let mut n = 0.0;
+        while term.abs() > 1e-17 || n < 5.0 {
+            sum += term / (2.0 * n + 1.0);
+            n += 1.0;
+            term *= -x * x / n;
+            if n > 200.0 {
+                break;
+            }
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    #[test]
+    fn erf_is_accurate() {
+        let mut worst = 0.0f64;
+        for i in -3000..=3000 {
+            let x = i as f32 / 1000.0;
+            let e = (erf_f32(x) as f64 - erf_ref(x as f64)).abs();
+            worst = worst.max(e);
+        }
+        assert!(worst < 1e-6, "erf max error {worst}");
+        assert!((erf_f32(10.0) - 1.0).abs() < 1e-6 && (erf_f32(-10.0) + 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn exp_is_accurate() {
+        let mut worst = 0.0f64;
+        for i in -8000..=8000 {
+            let x = i as f32 / 100.0;
+            let want = (x as f64).exp();
+            let rel = ((exp_f32(x) as f64 - want) / want).abs();
+            worst = worst.max(rel);
+        }
+        assert!(worst < 5e-7, "exp max rel error {worst}");
+    }
+
+    #[test]
+    fn kernels_match_scalar_definitions_at_every_simd_level() {
+        let bias: Vec<f32> = (0..48).map(|i| (i as f32 - 24.0) / 10.0).collect();
+        let data: Vec<f32> = (0..48 * 5)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 9.0)
+            .collect();
+
+        let mut g: Vec<f32> = data
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x + bias[i % 48])
+            .collect();
+        gelu_in_place(&mut g);
+        for (i, (&got, &x)) in g.iter().zip(&data).enumerate() {
+            let v = (x + bias[i % 48]) as f64;
+            let want = 0.5 * v * (1.0 + erf_ref(v / 2f64.sqrt()));
+            assert!(
+                (got as f64 - want).abs() < 2e-6 * (1.0 + v.abs()),
+                "gelu({v}) = {got}, want {want}"
+            );
+        }
+
+        let mut s = data.clone();
+        softmax_rows(&mut s, 48);
+        for (row_out, row_in) in s.chunks(48).zip(data.chunks(48)) {
+            let max = row_in
+                .iter()
+                .cloned()
+                .fold(f64::NEG_INFINITY, |a, b| a.max(b as f64));
+            let z: f64 = row_in.iter().map(|&v| (v as f64 - max).exp()).sum();
+            for (&o, &v) in row_out.iter().zip(row_in) {
+                let want = (v as f64 - max).exp() / z;
+                assert!((o as f64 - want).abs() < 1e-6, "softmax {o} vs {want}");
+            }
+        }
+
+        let gamma: Vec<f32> = (0..48).map(|i| 1.0 + i as f32 / 100.0).collect();
+        let beta: Vec<f32> = (0..48).map(|i| i as f32 / 50.0).collect();
+        let mut l = data.clone();
+        bias_layer_norm(&mut l, &bias, &gamma, &beta, 1e-12);
+        for (row_out, row_in) in l.chunks(48).zip(data.chunks(48)) {
+            let v: Vec<f64> = row_in
+                .iter()
+                .zip(&bias)
+                .map(|(a, b)| (*a + *b) as f64)
+                .collect();
+            let mean = v.iter().sum::<f64>() / 48.0;
+            let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 48.0;
+            for j in 0..48 {
+                let want = (v[j] - mean) / (var + 1e-12).sqrt() * gamma[j] as f64 + beta[j] as f64;
+                assert!(
+                    (row_out[j] as f64 - want).abs() < 1e-5,
+                    "layernorm {} vs {want}",
+                    row_out[j]
+                );
+            }
+        }
+
+        let mut pooled = vec![0.0f32; 48];
+        mean_pool_normalize(&data, &mut pooled);
+        let norm: f32 = pooled.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
+        let mut mean = vec![0.0f64; 48];
+        for row in data.chunks(48) {
+            for j in 0..48 {
+                mean[j] += row[j] as f64;
+            }
+        }
+        let mnorm = mean.iter().map(|v| v * v).sum::<f64>().sqrt();
+        for j in 0..48 {
+            assert!((pooled[j] as f64 - mean[j] / mnorm).abs() < 1e-5);
+        }
+    }
+}

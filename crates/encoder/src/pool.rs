@@ -1,0 +1,203 @@
+//! Threads. The encoder runs inside a PostgreSQL backend, so it must never start threads the
+//! caller did not ask for, and the threads it does start must never run Postgres' signal
+//! handlers.
+//!
+//! * `threads == 1`: [`Exec`] owns no pool; every kernel runs on the calling thread and no
+//!   rayon pool (global or local) is ever touched, so no thread is created at all.
+//! * `threads > 1`: [`Exec`] owns a private rayon pool of exactly `threads` workers (the
+//!   calling thread only waits while a parallel section runs). The workers are spawned with
+//!   every signal blocked (the mask is inherited from the spawning thread, so there is no
+//!   window in which a worker could take a process-directed signal), and they block all
+//!   signals again as their first action. The global rayon pool is never used.
+//!
+//! Code that needs parallelism receives a [`Par`] from [`Exec::run`]; a `Par` with more than
+//! one thread only exists inside the private pool, so rayon calls made through it can never
+//! reach the global pool.
+
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+use crate::error::EncoderError;
+
+/// Owner of the (optional) private worker pool.
+pub(crate) struct Exec {
+    threads: usize,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Exec {
+    pub(crate) fn new(threads: usize) -> Result<Exec, EncoderError> {
+        if threads == 0 {
+            return Err(EncoderError::InvalidOptions(
+                "threads must be at least 1".into(),
+            ));
+        }
+        if threads == 1 {
+            return Ok(Exec {
+                threads,
+                pool: None,
+            });
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("codevec-enc-{i}"))
+            .spawn_handler(|thread| {
+                let mut builder = std::thread::Builder::new();
+                if let Some(name) = thread.name() {
+                    builder = builder.name(name.to_owned());
+                }
+                if let Some(size) = thread.stack_size() {
+                    builder = builder.stack_size(size);
+                }
+                // Block everything in the spawning thread while the worker is created so the
+                // worker starts life with all signals blocked; the guard restores our mask.
+                let _guard = SignalMaskGuard::block_all();
+                builder.spawn(move || {
+                    block_all_signals_in_current_thread();
+                    thread.run()
+                })?;
+                Ok(())
+            })
+            .build()
+            .map_err(|e| EncoderError::ThreadPool(e.to_string()))?;
+        Ok(Exec {
+            threads,
+            pool: Some(pool),
+        })
+    }
+
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `f` with a [`Par`] handle: on the calling thread when single-threaded, otherwise
+    /// inside the private pool (the calling thread blocks until `f` returns).
+    pub(crate) fn run<R: Send>(&self, f: impl FnOnce(&Par) -> R + Send) -> R {
+        match &self.pool {
+            None => f(&Par { threads: 1 }),
+            Some(pool) => {
+                let threads = self.threads;
+                pool.install(move || f(&Par { threads }))
+            }
+        }
+    }
+}
+
+/// Parallel-execution handle, valid only inside [`Exec::run`].
+pub(crate) struct Par {
+    threads: usize,
+}
+
+impl Par {
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The parallelism to hand to the gemm kernels.
+    pub(crate) fn gemm(&self) -> gemm_common::Parallelism {
+        if self.threads == 1 {
+            gemm_common::Parallelism::None
+        } else {
+            gemm_common::Parallelism::Rayon(self.threads)
+        }
+    }
+
+    /// Index of the current worker in `0..threads()` (0 when single-threaded); used to pick a
+    /// per-worker scratch buffer.
+    pub(crate) fn worker_index(&self) -> usize {
+        if self.threads == 1 {
+            0
+        } else {
+            rayon::current_thread_index()
+                .unwrap_or(0)
+                .min(self.threads - 1)
+        }
+    }
+
+    /// Calls `f(i)` for every `i` in `0..n`, spread over the workers.
+    pub(crate) fn for_each(&self, n: usize, f: impl Fn(usize) + Sync + Send) {
+        if self.threads == 1 || n <= 1 {
+            (0..n).for_each(f);
+        } else {
+            (0..n).into_par_iter().for_each(f);
+        }
+    }
+
+    /// Calls `f(chunk_index, chunk)` for consecutive `chunk_len`-sized chunks of `data`.
+    pub(crate) fn for_each_chunk_mut<T: Send>(
+        &self,
+        data: &mut [T],
+        chunk_len: usize,
+        f: impl Fn(usize, &mut [T]) + Sync + Send,
+    ) {
+        let chunk_len = chunk_len.max(1);
+        if self.threads == 1 || data.len() <= chunk_len {
+            data.chunks_mut(chunk_len)
+                .enumerate()
+                .for_each(|(i, c)| f(i, c));
+        } else {
+            data.par_chunks_mut(chunk_len)
+                .enumerate()
+                .for_each(|(i, c)| f(i, c));
+        }
+    }
+}
+
+/// One scratch buffer per worker, so that parallel tasks can reuse memory without allocating.
+pub(crate) struct PerWorker<T> {
+    slots: Vec<Mutex<T>>,
+}
+
+impl<T> PerWorker<T> {
+    pub(crate) fn new(n: usize, mut make: impl FnMut() -> T) -> Self {
+        PerWorker {
+            slots: (0..n.max(1)).map(|_| Mutex::new(make())).collect(),
+        }
+    }
+
+    /// Runs `f` on the current worker's slot. Each worker only ever locks its own slot, so
+    /// the lock is uncontended.
+    pub(crate) fn with<R>(&self, par: &Par, f: impl FnOnce(&mut T) -> R) -> R {
+        let idx = par.worker_index() % self.slots.len();
+        let mut guard = self.slots[idx].lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+/// Blocks every signal in the current thread until dropped, then restores the previous mask.
+struct SignalMaskGuard {
+    previous: libc::sigset_t,
+}
+
+impl SignalMaskGuard {
+    fn block_all() -> SignalMaskGuard {
+        // SAFETY: sigset_t is a plain C struct for which all-zero bytes is a valid value;
+        // sigfillset/pthread_sigmask only write through the valid pointers we pass.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut previous);
+            SignalMaskGuard { previous }
+        }
+    }
+}
+
+impl Drop for SignalMaskGuard {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask captured in `block_all` for this same thread; the pointer
+        // is valid for the duration of the call and the old-mask pointer may be null.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
+fn block_all_signals_in_current_thread() {
+    // SAFETY: as above; only the calling (worker) thread's mask is changed.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}

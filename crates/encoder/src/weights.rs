@@ -1,0 +1,244 @@
+//! Loading and validating the model files: `config.json` (architecture) and
+//! `model.safetensors` (weights). The weights are copied out of the file into owned,
+//! kernel-friendly buffers (linear layers transposed to `[in, out]`, Q/K/V fused). The file is
+//! read, not memory-mapped, so replacing it on disk can never crash a backend.
+
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::dense::PackedMatrix;
+use crate::error::EncoderError;
+
+/// The architecture numbers this encoder implements (all-MiniLM-L6-v2).
+pub(crate) const HIDDEN: usize = 384;
+pub(crate) const HEADS: usize = 12;
+pub(crate) const HEAD_DIM: usize = HIDDEN / HEADS;
+pub(crate) const INTERMEDIATE: usize = 1536;
+pub(crate) const LAYERS: usize = 6;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub vocab_size: usize,
+    pub max_position: usize,
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f32,
+}
+
+pub(crate) struct LayerWeights {
+    /// `[HIDDEN, 3 * HIDDEN]`, columns = [query | key | value]
+    pub w_qkv: PackedMatrix,
+    pub b_qkv: Vec<f32>,
+    /// `[HIDDEN, HIDDEN]`
+    pub w_out: PackedMatrix,
+    pub b_out: Vec<f32>,
+    pub ln1_g: Vec<f32>,
+    pub ln1_b: Vec<f32>,
+    /// `[HIDDEN, INTERMEDIATE]`
+    pub w_up: PackedMatrix,
+    pub b_up: Vec<f32>,
+    /// `[INTERMEDIATE, HIDDEN]`
+    pub w_down: PackedMatrix,
+    pub b_down: Vec<f32>,
+    pub ln2_g: Vec<f32>,
+    pub ln2_b: Vec<f32>,
+}
+
+pub(crate) struct Weights {
+    pub config: Config,
+    /// `[vocab, HIDDEN]`
+    pub word_emb: Vec<f32>,
+    /// `[max_position, HIDDEN]`
+    pub pos_emb: Vec<f32>,
+    /// `[HIDDEN]`: token type 0 (single-sequence inputs only use type 0)
+    pub type0_emb: Vec<f32>,
+    pub emb_ln_g: Vec<f32>,
+    pub emb_ln_b: Vec<f32>,
+    pub layers: Vec<LayerWeights>,
+}
+
+pub(crate) fn require_file(dir: &Path, name: &str) -> Result<PathBuf, EncoderError> {
+    let path = dir.join(name);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => Ok(path),
+        Ok(_) => Err(EncoderError::corrupt(path, "is not a regular file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(EncoderError::ModelFileMissing { path })
+        }
+        Err(source) => Err(EncoderError::ModelFileUnreadable { path, source }),
+    }
+}
+
+pub(crate) fn load_config(path: &Path) -> Result<Config, EncoderError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| EncoderError::ModelFileUnreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| EncoderError::corrupt(path, format!("invalid JSON: {e}")))?;
+    let num = |key: &str| -> Result<f64, EncoderError> {
+        v.get(key)
+            .and_then(|x| x.as_f64())
+            .ok_or_else(|| EncoderError::corrupt(path, format!("missing numeric field \"{key}\"")))
+    };
+    let expect = |key: &str, want: usize| -> Result<(), EncoderError> {
+        let got = num(key)?;
+        if got != want as f64 {
+            return Err(EncoderError::corrupt(
+                path,
+                format!("\"{key}\" is {got}, but this encoder implements all-MiniLM-L6-v2 ({key} = {want})"),
+            ));
+        }
+        Ok(())
+    };
+    expect("hidden_size", HIDDEN)?;
+    expect("num_attention_heads", HEADS)?;
+    expect("num_hidden_layers", LAYERS)?;
+    expect("intermediate_size", INTERMEDIATE)?;
+    if let Some(act) = v.get("hidden_act").and_then(|a| a.as_str()) {
+        if act != "gelu" {
+            return Err(EncoderError::corrupt(
+                path,
+                format!("hidden_act is \"{act}\", expected \"gelu\""),
+            ));
+        }
+    }
+    let config = Config {
+        vocab_size: num("vocab_size")? as usize,
+        max_position: num("max_position_embeddings")? as usize,
+        type_vocab_size: num("type_vocab_size").unwrap_or(2.0) as usize,
+        layer_norm_eps: v
+            .get("layer_norm_eps")
+            .and_then(|x| x.as_f64())
+            .unwrap_or(1e-12) as f32,
+    };
+    if config.max_position < 256 || config.type_vocab_size < 1 || config.vocab_size < 200 {
+        return Err(EncoderError::corrupt(
+            path,
+            format!("implausible configuration {config:?}"),
+        ));
+    }
+    Ok(config)
+}
+
+pub(crate) fn load_weights(path: &Path, config: Config) -> Result<Weights, EncoderError> {
+    // A plain read (not a memory map): a file replaced or truncated later can never fault.
+    let bytes = std::fs::read(path).map_err(|source| EncoderError::ModelFileUnreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let st =
+        SafeTensors::deserialize(&bytes).map_err(|e| EncoderError::corrupt(path, e.to_string()))?;
+
+    let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, EncoderError> {
+        let t = st
+            .tensor(name)
+            .map_err(|_| EncoderError::corrupt(path, format!("tensor \"{name}\" is missing")))?;
+        if t.dtype() != Dtype::F32 {
+            return Err(EncoderError::corrupt(
+                path,
+                format!("tensor \"{name}\" has dtype {:?}, expected F32", t.dtype()),
+            ));
+        }
+        if t.shape() != shape {
+            return Err(EncoderError::corrupt(
+                path,
+                format!(
+                    "tensor \"{name}\" has shape {:?}, expected {shape:?}",
+                    t.shape()
+                ),
+            ));
+        }
+        let out: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if let Some(i) = out.iter().position(|x| !x.is_finite()) {
+            return Err(EncoderError::corrupt(
+                path,
+                format!("tensor \"{name}\" holds a non-finite value at {i}"),
+            ));
+        }
+        Ok(out)
+    };
+    // PyTorch Linear weights are [out, in]; the kernels want [in, out], packed in panels.
+    let linear_t = |name: &str, out_dim: usize, in_dim: usize| -> Result<Vec<f32>, EncoderError> {
+        let w = get(name, &[out_dim, in_dim])?;
+        Ok(transpose(&w, out_dim, in_dim))
+    };
+    let linear =
+        |name: &str, out_dim: usize, in_dim: usize| -> Result<PackedMatrix, EncoderError> {
+            Ok(PackedMatrix::pack(
+                &linear_t(name, out_dim, in_dim)?,
+                in_dim,
+                out_dim,
+            ))
+        };
+
+    let h = HIDDEN;
+    let word_emb = get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
+    let pos_emb = get(
+        "embeddings.position_embeddings.weight",
+        &[config.max_position, h],
+    )?;
+    let type_emb = get(
+        "embeddings.token_type_embeddings.weight",
+        &[config.type_vocab_size, h],
+    )?;
+    let emb_ln_g = get("embeddings.LayerNorm.weight", &[h])?;
+    let emb_ln_b = get("embeddings.LayerNorm.bias", &[h])?;
+
+    let mut layers = Vec::with_capacity(LAYERS);
+    for l in 0..LAYERS {
+        let p = format!("encoder.layer.{l}.");
+        let wq = linear_t(&format!("{p}attention.self.query.weight"), h, h)?;
+        let wk = linear_t(&format!("{p}attention.self.key.weight"), h, h)?;
+        let wv = linear_t(&format!("{p}attention.self.value.weight"), h, h)?;
+        let mut w_qkv = vec![0.0f32; h * 3 * h];
+        for i in 0..h {
+            let row = &mut w_qkv[i * 3 * h..(i + 1) * 3 * h];
+            row[..h].copy_from_slice(&wq[i * h..(i + 1) * h]);
+            row[h..2 * h].copy_from_slice(&wk[i * h..(i + 1) * h]);
+            row[2 * h..].copy_from_slice(&wv[i * h..(i + 1) * h]);
+        }
+        let mut b_qkv = get(&format!("{p}attention.self.query.bias"), &[h])?;
+        b_qkv.extend(get(&format!("{p}attention.self.key.bias"), &[h])?);
+        b_qkv.extend(get(&format!("{p}attention.self.value.bias"), &[h])?);
+        layers.push(LayerWeights {
+            w_qkv: PackedMatrix::pack(&w_qkv, h, 3 * h),
+            b_qkv,
+            w_out: linear(&format!("{p}attention.output.dense.weight"), h, h)?,
+            b_out: get(&format!("{p}attention.output.dense.bias"), &[h])?,
+            ln1_g: get(&format!("{p}attention.output.LayerNorm.weight"), &[h])?,
+            ln1_b: get(&format!("{p}attention.output.LayerNorm.bias"), &[h])?,
+            w_up: linear(&format!("{p}intermediate.dense.weight"), INTERMEDIATE, h)?,
+            b_up: get(&format!("{p}intermediate.dense.bias"), &[INTERMEDIATE])?,
+            w_down: linear(&format!("{p}output.dense.weight"), h, INTERMEDIATE)?,
+            b_down: get(&format!("{p}output.dense.bias"), &[h])?,
+            ln2_g: get(&format!("{p}output.LayerNorm.weight"), &[h])?,
+            ln2_b: get(&format!("{p}output.LayerNorm.bias"), &[h])?,
+        });
+    }
+    Ok(Weights {
+        config,
+        word_emb,
+        pos_emb,
+        type0_emb: type_emb[..h].to_vec(),
+        emb_ln_g,
+        emb_ln_b,
+        layers,
+    })
+}
+
+/// `[rows, cols]` row-major -> `[cols, rows]` row-major.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = w[r * cols + c];
+        }
+    }
+    t
+}

@@ -1,0 +1,85 @@
+//! Exactness against the reference encoder (sentence-transformers on PyTorch, f32):
+//! shared/data/minilm-reference.json.
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+
+use codevec_encoder::{Encoder, EncoderOptions, DIMS};
+
+fn check(enc: &Encoder, what: &str) {
+    let bar = 0.9999;
+    let rows = common::reference_rows();
+    assert_eq!(rows.len(), 40, "reference file should hold 40 rows");
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let batch = enc
+        .embed_batch(&texts, &AtomicBool::new(false))
+        .expect("embed_batch");
+    assert_eq!(batch.len(), rows.len());
+    let mut worst = (1.0f64, String::new());
+    for (row, got) in rows.iter().zip(&batch) {
+        assert_eq!(got.len(), DIMS);
+        assert_eq!(
+            enc.token_count(&row.text),
+            row.token_count,
+            "token count of {:?}",
+            &row.text[..row.text.len().min(60)]
+        );
+        let cos = common::cosine(got, &row.embedding);
+        if cos < worst.0 {
+            worst = (cos, row.text.chars().take(40).collect());
+        }
+        let norm: f64 = got.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "not unit length: {norm}");
+    }
+    eprintln!("{what}: min cosine {:.7} ({:?})", worst.0, worst.1);
+    assert!(
+        worst.0 >= bar,
+        "{what}: cosine {} < {bar} for {:?}",
+        worst.0,
+        worst.1
+    );
+}
+
+#[test]
+fn batch_embeddings_and_token_counts_match_reference() {
+    let enc = Encoder::load(&common::model_dir(), EncoderOptions::default()).unwrap();
+    check(&enc, "threads=1 batch=32");
+}
+
+#[test]
+fn single_embeddings_match_reference_and_batch() {
+    let enc = Encoder::load(
+        &common::model_dir(),
+        EncoderOptions {
+            threads: 1,
+            max_batch: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    check(&enc, "threads=1 batch=3");
+    for row in common::reference_rows() {
+        let one = enc.embed(&row.text).unwrap();
+        let cos = common::cosine(&one, &row.embedding);
+        assert!(
+            cos >= 0.9999,
+            "embed({:?}): cosine {cos}",
+            row.text.chars().take(40).collect::<String>()
+        );
+    }
+}
+
+#[test]
+fn two_threads_match_reference() {
+    let enc = Encoder::load(
+        &common::model_dir(),
+        EncoderOptions {
+            threads: 2,
+            max_batch: 8,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    check(&enc, "threads=2 batch=8");
+}
