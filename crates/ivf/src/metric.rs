@@ -1,0 +1,178 @@
+//! Distance metrics and their exact reference implementations.
+//!
+//! Every distance is "smaller is closer":
+//!
+//! * [`Metric::L2`]: Euclidean distance `‖a − b‖` (with the square root).
+//! * [`Metric::Cosine`]: `1 − a·b / (‖a‖‖b‖)`, clamped to `[0, 2]`.
+//!   **Zero vectors:** if either vector has norm 0 the cosine similarity is
+//!   defined as 0, so the distance is exactly `1.0` (never NaN).
+//! * [`Metric::InnerProduct`]: `−a·b` (negative dot product, like pgvector's `<#>`).
+//!
+//! [`Metric::distance`] is the *reference* exact distance: it accumulates in
+//! `f64`, so its own rounding error is far below every margin used by the
+//! index. A recheck in the SQL layer may use any implementation that
+//! accumulates in `f32` or better (relative error ≤ `(dim + 4)·2⁻²⁴` of
+//! `Σ|aᵢbᵢ|` resp. of the squared distance); the lower bounds of
+//! [`crate::bound`] include a margin for that (see there).
+
+use simsimd::SpatialSimilarity;
+
+/// The distance function of an index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Euclidean distance.
+    L2,
+    /// `1 − cosine similarity`; 1.0 when either vector is zero.
+    Cosine,
+    /// Negative inner product.
+    InnerProduct,
+}
+
+impl Metric {
+    /// True for the metrics that use spherical k-means (normalised centroids).
+    #[inline]
+    pub fn is_spherical(self) -> bool {
+        !matches!(self, Metric::L2)
+    }
+
+    /// Exact reference distance between two `f32` vectors, accumulated in `f64`.
+    ///
+    /// Panics if the lengths differ.
+    pub fn distance_f64(self, a: &[f32], b: &[f32]) -> f64 {
+        assert_eq!(a.len(), b.len(), "dimension mismatch");
+        match self {
+            Metric::L2 => {
+                let mut s = 0.0f64;
+                for (&x, &y) in a.iter().zip(b) {
+                    let d = x as f64 - y as f64;
+                    s += d * d;
+                }
+                s.sqrt()
+            }
+            Metric::InnerProduct => -dot_f64(a, b),
+            Metric::Cosine => {
+                let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+                for (&x, &y) in a.iter().zip(b) {
+                    let (x, y) = (x as f64, y as f64);
+                    ab += x * y;
+                    aa += x * x;
+                    bb += y * y;
+                }
+                cosine_from_parts(ab, aa.sqrt(), bb.sqrt())
+            }
+        }
+    }
+
+    /// Exact reference distance rounded to `f32`.
+    #[inline]
+    pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
+        self.distance_f64(a, b) as f32
+    }
+
+    /// Fast distance through SimSIMD's runtime-dispatched `f32` kernels
+    /// (accumulates in `f32`). Used for brute-force scans and benchmarks.
+    #[inline]
+    pub fn distance_fast(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Metric::L2 => l2sq_f32(a, b).sqrt(),
+            Metric::InnerProduct => -dot_f32(a, b),
+            Metric::Cosine => {
+                let na = dot_f32(a, a).sqrt() as f64;
+                let nb = dot_f32(b, b).sqrt() as f64;
+                cosine_from_parts(dot_f32(a, b) as f64, na, nb) as f32
+            }
+        }
+    }
+}
+
+/// `1 − ab/(na·nb)` clamped to `[0, 2]`, and `1.0` if a norm is zero.
+#[inline]
+pub fn cosine_from_parts(ab: f64, na: f64, nb: f64) -> f64 {
+    let den = na * nb;
+    if den.is_nan() || den <= 0.0 {
+        return 1.0;
+    }
+    (1.0 - ab / den).clamp(0.0, 2.0)
+}
+
+/// Dot product accumulated in `f64`.
+#[inline]
+pub fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+}
+
+/// Euclidean norm accumulated in `f64`.
+#[inline]
+pub fn norm_f64(a: &[f32]) -> f64 {
+    a.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
+}
+
+/// SIMD `f32` dot product (SimSIMD).
+#[inline]
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    <f32 as SpatialSimilarity>::dot(a, b).expect("dimension mismatch") as f32
+}
+
+/// SIMD `f32` squared Euclidean distance (SimSIMD).
+#[inline]
+pub fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
+    <f32 as SpatialSimilarity>::l2sq(a, b).expect("dimension mismatch") as f32
+}
+
+/// Normalises `v` in place to unit length (computed in `f64`); a zero vector stays zero.
+/// Returns the original norm.
+pub fn normalize_in_place(v: &mut [f32]) -> f64 {
+    let n = norm_f64(v);
+    if n > 0.0 && n.is_finite() {
+        let inv = 1.0 / n;
+        for x in v.iter_mut() {
+            *x = (*x as f64 * inv) as f32;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_values() {
+        let a = [1.0f32, 0.0, 0.0];
+        let b = [0.0f32, 2.0, 0.0];
+        assert!((Metric::L2.distance(&a, &b) - 5f32.sqrt()).abs() < 1e-6);
+        assert_eq!(Metric::InnerProduct.distance(&a, &b), 0.0);
+        assert!((Metric::Cosine.distance(&a, &b) - 1.0).abs() < 1e-7);
+        assert_eq!(Metric::Cosine.distance(&a, &a), 0.0);
+        let c = [-3.0f32, 0.0, 0.0];
+        assert!((Metric::Cosine.distance(&a, &c) - 2.0).abs() < 1e-7);
+        assert_eq!(Metric::InnerProduct.distance(&a, &c), 3.0);
+    }
+
+    #[test]
+    fn zero_vector_cosine_is_one() {
+        let z = [0.0f32; 4];
+        let a = [1.0f32, 2.0, 3.0, 4.0];
+        assert_eq!(Metric::Cosine.distance(&z, &a), 1.0);
+        assert_eq!(Metric::Cosine.distance(&a, &z), 1.0);
+        assert_eq!(Metric::Cosine.distance(&z, &z), 1.0);
+        assert_eq!(Metric::Cosine.distance_fast(&z, &a), 1.0);
+    }
+
+    #[test]
+    fn fast_matches_reference() {
+        let mut r = crate::rng::Rng::new(5);
+        for dim in [1usize, 3, 16, 17, 384, 1000] {
+            let a: Vec<f32> = (0..dim).map(|_| r.normal() as f32).collect();
+            let b: Vec<f32> = (0..dim).map(|_| r.normal() as f32).collect();
+            for m in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+                let e = m.distance_f64(&a, &b);
+                let f = m.distance_fast(&a, &b) as f64;
+                assert!(
+                    (e - f).abs() <= 1e-4 * (1.0 + e.abs()),
+                    "{m:?} {dim} {e} {f}"
+                );
+            }
+        }
+    }
+}
