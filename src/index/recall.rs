@@ -43,7 +43,8 @@ fn index_recall(index: pg_sys::Oid, k: i32, samples: i32) -> f64 {
     let oid = index.to_u32();
     let am = one(&format!("SELECT am.amname::text FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.oid = {oid}"));
     if am.as_deref() != Some("ivf") {
-        invalid(format!("relation {oid} is not an ivf index"));
+        let name = one(&format!("SELECT {oid}::regclass::text")).unwrap_or_else(|| oid.to_string());
+        invalid(format!("\"{name}\" is not an ivf index"));
     }
     let q = |col: &str| {
         one(&format!(

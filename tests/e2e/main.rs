@@ -4,3 +4,5 @@
 mod common;
 mod types_binary;
 mod types_robustness;
+mod ivf;
+mod ivf_cluster;
