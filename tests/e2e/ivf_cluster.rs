@@ -255,7 +255,8 @@ fn ivf_replica_answers_like_the_primary() {
     // changes after the base backup arrive through streaming replication
     let values: Vec<String> = data[3000..].iter().enumerate().map(|(i, v)| format!("({}, '{}')", 3000 + i, lit(v))).collect();
     p.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(","))).unwrap();
-    p.batch_execute("DELETE FROM items WHERE id % 3 = 0; VACUUM items").unwrap();
+    p.batch_execute("DELETE FROM items WHERE id % 3 = 0").unwrap();
+    p.batch_execute("VACUUM items").unwrap();
     let lsn: String = p.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
     let mut s = standby.client();
     let mut caught_up = false;
