@@ -2,7 +2,7 @@
 -- See docs/ivf.md for the on-disk format and the scan algorithm.
 
 CREATE FUNCTION ivf_amhandler(internal) RETURNS index_am_handler
-    AS 'MODULE_PATHNAME', 'ivf_amhandler_wrapper' LANGUAGE C;
+    AS 'MODULE_PATHNAME', 'ivf_amhandler_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ivf_amhandler(internal) IS 'handler of the ivf index access method';
 
 CREATE ACCESS METHOD ivf TYPE INDEX HANDLER ivf_amhandler;
