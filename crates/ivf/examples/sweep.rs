@@ -15,7 +15,7 @@ use std::time::Instant;
 
 /// CPU time of the calling thread in nanoseconds (Linux), so that numbers
 /// stay meaningful on a machine shared with other jobs; `None` elsewhere.
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 fn thread_cpu_ns() -> Option<u64> {
     #[repr(C)]
     struct Timespec {
@@ -27,14 +27,14 @@ fn thread_cpu_ns() -> Option<u64> {
     }
     const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
     let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec (two i64 on 64-bit Linux,
-    // the only target this cfg compiles for in practice) and the clock id is valid.
+    // SAFETY: this function is compiled only for 64-bit Linux, where
+    // `struct timespec` is two i64; `ts` is valid and writable and the clock
+    // id is a valid constant.
     let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    (rc == 0 && cfg!(target_pointer_width = "64"))
-        .then(|| ts.sec as u64 * 1_000_000_000 + ts.nsec as u64)
+    (rc == 0).then(|| ts.sec as u64 * 1_000_000_000 + ts.nsec as u64)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
 fn thread_cpu_ns() -> Option<u64> {
     None
 }

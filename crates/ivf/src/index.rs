@@ -17,7 +17,7 @@
 //!
 //! * batch 1 = the `rerank` best estimates of the `nprobe` nearest lists,
 //!   i.e. exactly the candidates `search` reranks (so `iter().take(k)` ==
-//!   `search(k)`);
+//!   `search(k)` for `k ≤ rerank`);
 //! * (the remaining candidates of those lists are pooled lazily, by a second
 //!   scan of the same lists, only if a second batch is requested — so a
 //!   scan that stops within batch 1 costs the same as `search`);
@@ -33,6 +33,11 @@
 //! already yielded (it came from a list probed later or had a worse
 //! estimate). Postgres' reorder queue ("recheck ORDER BY") then still emits
 //! rows approximately ordered, like pgvector's `iterative_scan = relaxed_order`.
+//!
+//! Memory of an iterator: the pool of estimated but not yet reranked
+//! candidates, 16 B each — at most all vectors of the probed lists (a full
+//! drain of a 10M-row index would hold 160 MB; a page-based scan should cap
+//! the extra lists with a `max_probes` setting).
 
 use crate::assign::nearest_ranks;
 use crate::bound::F16Factors;
@@ -138,6 +143,23 @@ pub struct SearchParams {
     pub nprobe: usize,
     /// Candidates reranked with the `f16` copy (per batch for the iterator).
     pub rerank: usize,
+}
+
+/// Approximate peak memory of [`IvfIndex::build`] for `rows` vectors of
+/// dimension `dim` with `lists` lists (default training sample), excluding
+/// the caller's input. Sum of: the training-sample copy, the k-means working
+/// set ([`kmeans::kmeans_memory_bytes`]), the assignment (16 B per row) and
+/// the in-memory index itself (`64 + 2·dim + 16` B per row at `dim` ≤ 384).
+/// A page-based build that writes lists out as it goes needs only the first
+/// three terms.
+pub fn build_memory_bytes(rows: usize, dim: usize, lists: usize) -> usize {
+    let sample = defaults::training_sample(lists, rows);
+    let words = scan::words_for_dim(dim);
+    let per_row_index = words * 8 + 16 + 2 * dim + 8 + 8;
+    sample * dim * 4
+        + kmeans::kmeans_memory_bytes(sample, dim, lists)
+        + rows * 16
+        + rows * per_row_index
 }
 
 /// One inverted list, structure-of-arrays.

@@ -63,15 +63,17 @@
 //!
 //! ## Recommended on-page layout (bytes per vector, `dim = 384`)
 //!
-//! * **Code pages** (one chain per list), records of 8 vectors:
-//!   code block `8 × ⌈dim/64⌉ × 8 B` = 384 B ([`quant::scan`] layout, word
-//!   `w` of all 8 lanes adjacent) + factor block 32 `f32` = 128 B
-//!   (`add`, `scale`, `pop`, `err` × 8) + 8 heap TIDs (6 B, padded to 64 B)
-//!   + 8 locators of the `f16` entry (block u32 + offset u16, padded to
-//!   64 B) = **640 B / 8 vectors = 80 B per vector**, 12 records (96
-//!   vectors) per 8 KB page. The kernel consumes a page's records as one run
-//!   ([`model::QueryState::scan_run`] per record run; records must be
-//!   8-aligned in memory for best speed, unaligned loads are used anyway).
+//! * **Code pages** (one chain per list), in units of 8 vectors: code block
+//!   `8 × ⌈dim/64⌉ × 8 B` = 384 B ([`quant::scan`] layout, word `w` of all
+//!   8 lanes adjacent), factor block 32 `f32` = 128 B (`add`, `scale`,
+//!   `pop`, `err` × 8), 8 heap TIDs (6 B each, 48 B) and 8 locators of the
+//!   `f16` entries (block u32 + offset u16, 48 B): **608 B per 8 vectors =
+//!   76 B per vector**, 13 units (104 vectors) per 8 KB page. Store them
+//!   structure-of-arrays *inside* the page (all code blocks, then all factor
+//!   blocks, then TIDs, then locators) so one
+//!   [`model::QueryState::scan_run`] call scans a whole page; keep the code
+//!   area 8-byte aligned (the kernels use unaligned loads, alignment only
+//!   helps speed). Only the last unit of a list may be partial (zero lanes).
 //! * **Rerank pages**: per vector the `f16` copy (`2·dim` = 768 B) + the 8 B
 //!   [`F16Factors`] (+ TID for cross-checks) ≈ **782 B**, 10 per page.
 //!   Kept separate so list scans stay dense; only `rerank` of them are read
@@ -81,7 +83,7 @@
 //!   and tail code page, count. [`IvfModel::new`] rebuilds everything
 //!   derived (rotation, transposed centroids, `R(c − μ)`).
 //!
-//! Total ≈ 862 B per vector (≈ 41 MiB for the 50k set; pgvector ivfflat 79 MiB).
+//! Total ≈ 860 B per vector (≈ 41 MiB for the 50k set; pgvector ivfflat 79 MiB).
 //!
 //! ## What the page-based (pgrx) layer must know
 //!

@@ -1,6 +1,8 @@
 mod common;
 
-use codevec_ivf::index::{BuildConfig, BuildError, BuildProgress, IvfIndex, SearchParams};
+use codevec_ivf::index::{
+    build_memory_bytes, BuildConfig, BuildError, BuildProgress, IvfIndex, SearchParams,
+};
 use codevec_ivf::Metric;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -249,4 +251,18 @@ fn custom_ids_and_zero_vectors() {
     );
     let zero = r.iter().find(|x| x.0 == 1000).unwrap();
     assert_eq!(zero.1, 1.0);
+}
+
+#[test]
+fn build_memory_estimate_covers_the_index() {
+    let (dim, n) = (64, 5000);
+    let (data, _, _) = common::blobs(n, dim, 10, 0.3, 15);
+    let index = build(&data, dim, Metric::Cosine, None);
+    let est = build_memory_bytes(n, dim, index.model().nlists());
+    let b = index.bytes().total();
+    assert!(est >= b, "estimate {est} below the index size {b}");
+    assert!(
+        est < 4 * b + (8 << 20),
+        "estimate {est} implausibly large vs {b}"
+    );
 }

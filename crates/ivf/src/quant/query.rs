@@ -9,7 +9,7 @@
 //! planes serve every list: the per-list work is a few scalars.
 
 /// Bits per query coordinate.
-pub const QUERY_BITS: usize = 3;
+pub const QUERY_BITS: usize = 4;
 
 /// A quantised rotated query.
 #[derive(Clone, Debug, Default)]

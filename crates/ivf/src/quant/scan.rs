@@ -252,7 +252,10 @@ pub fn scan_filter_at<S: CandidateSink>(
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{scan_generic, CandidateSink, EstimateConsts, QUERY_BITS, BLOCK, FACTOR_BLOCK};
+    use super::{scan_generic, CandidateSink, EstimateConsts, BLOCK, FACTOR_BLOCK, QUERY_BITS};
+
+    // the AVX-512 kernels are written for four query bit-planes
+    const _: () = assert!(QUERY_BITS == 4);
     use std::arch::x86_64::*;
 
     /// # Safety
@@ -279,20 +282,24 @@ mod x86 {
         let sum = _mm256_set1_ps(c.sum);
         let mut thr = sink.threshold();
         for b in 0..nblocks {
-            let mut acc = [_mm512_setzero_si512(); QUERY_BITS];
+            let mut a0 = _mm512_setzero_si512();
+            let mut a1 = _mm512_setzero_si512();
+            let mut a2 = _mm512_setzero_si512();
+            let mut a3 = _mm512_setzero_si512();
             for w in 0..words {
                 // SAFETY: (b * words + w) * 8 + 8 <= nblocks * words * 8 = blocks.len().
                 let cw = unsafe { _mm512_loadu_si512(bp.add((b * words + w) * BLOCK) as *const _) };
-                for (j, a) in acc.iter_mut().enumerate() {
-                    let pj = _mm512_set1_epi64(planes[j * words + w] as i64);
-                    *a = _mm512_add_epi64(*a, _mm512_popcnt_epi64(_mm512_and_si512(cw, pj)));
-                }
+                let p = |j: usize| _mm512_set1_epi64(planes[j * words + w] as i64);
+                a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(_mm512_and_si512(cw, p(0))));
+                a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(_mm512_and_si512(cw, p(1))));
+                a2 = _mm512_add_epi64(a2, _mm512_popcnt_epi64(_mm512_and_si512(cw, p(2))));
+                a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(_mm512_and_si512(cw, p(3))));
             }
-            // dot = Σ_j acc_j << j
-            let mut dot = acc[QUERY_BITS - 1];
-            for j in (0..QUERY_BITS - 1).rev() {
-                dot = _mm512_add_epi64(_mm512_add_epi64(dot, dot), acc[j]);
-            }
+            // dot = a0 + 2·a1 + 4·a2 + 8·a3
+            let dot = _mm512_add_epi64(
+                _mm512_add_epi64(a0, _mm512_slli_epi64::<1>(a1)),
+                _mm512_add_epi64(_mm512_slli_epi64::<2>(a2), _mm512_slli_epi64::<3>(a3)),
+            );
             // small non-negative integers: exact in f32
             let dotf = _mm512_cvtepi64_ps(dot);
             let valid = (n - b * BLOCK).min(BLOCK);
@@ -366,22 +373,26 @@ mod x86 {
         let nblocks = blocks.len() / (words * BLOCK);
         let bp = blocks.as_ptr();
         for b in 0..nblocks {
-            let mut acc = [_mm512_setzero_si512(); QUERY_BITS];
+            let mut a0 = _mm512_setzero_si512();
+            let mut a1 = _mm512_setzero_si512();
+            let mut a2 = _mm512_setzero_si512();
+            let mut a3 = _mm512_setzero_si512();
             let mut ap = _mm512_setzero_si512();
             for w in 0..words {
                 // SAFETY: (b * words + w) * BLOCK + 8 <= nblocks * words * BLOCK = blocks.len(),
                 // so the 8 u64 (64 bytes) loaded are inside `blocks`; unaligned load.
                 let c = unsafe { _mm512_loadu_si512(bp.add((b * words + w) * BLOCK) as *const _) };
                 ap = _mm512_add_epi64(ap, _mm512_popcnt_epi64(c));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    let pj = _mm512_set1_epi64(planes[j * words + w] as i64);
-                    *a = _mm512_add_epi64(*a, _mm512_popcnt_epi64(_mm512_and_si512(c, pj)));
-                }
+                let p = |j: usize| _mm512_set1_epi64(planes[j * words + w] as i64);
+                a0 = _mm512_add_epi64(a0, _mm512_popcnt_epi64(_mm512_and_si512(c, p(0))));
+                a1 = _mm512_add_epi64(a1, _mm512_popcnt_epi64(_mm512_and_si512(c, p(1))));
+                a2 = _mm512_add_epi64(a2, _mm512_popcnt_epi64(_mm512_and_si512(c, p(2))));
+                a3 = _mm512_add_epi64(a3, _mm512_popcnt_epi64(_mm512_and_si512(c, p(3))));
             }
-            let mut s = acc[QUERY_BITS - 1];
-            for j in (0..QUERY_BITS - 1).rev() {
-                s = _mm512_add_epi64(_mm512_add_epi64(s, s), acc[j]);
-            }
+            let s = _mm512_add_epi64(
+                _mm512_add_epi64(a0, _mm512_slli_epi64::<1>(a1)),
+                _mm512_add_epi64(_mm512_slli_epi64::<2>(a2), _mm512_slli_epi64::<3>(a3)),
+            );
             let s32 = _mm512_cvtepi64_epi32(s);
             let p32 = _mm512_cvtepi64_epi32(ap);
             let o = b * BLOCK;
