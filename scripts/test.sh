@@ -8,6 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
+# the ivf crash / replica e2e tests start their own clusters with $PG_CONFIG --bindir
+export PG_CONFIG
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codevec/target}
 WORK=$(mktemp -d /tmp/codevec-test.XXXXXX)
 chmod 755 "$WORK"
@@ -47,6 +49,8 @@ cargo pgrx install --release --pg-config "$PG_CONFIG" >"$LOGS/install.log" 2>&1 
 echo "== throwaway cluster on $PGHOST_DIR:$PORT"
 scripts/pg-up.sh "$PGHOST_DIR" "$PORT" || { cat "$PGHOST_DIR/log" 2>/dev/null; exit 1; }
 export CODEVEC_PGHOST="$PGHOST_DIR" CODEVEC_PGPORT="$PORT"
+# ports of the clusters the ivf crash / replica tests start (base, base+1, base+2)
+export CODEVEC_IVF_TEST_PORT_BASE=${CODEVEC_IVF_TEST_PORT_BASE:-$((PORT + 1))}
 
 echo "== 3/4 pg_regress"
 PGREGRESS="$(dirname "$($PG_CONFIG --pgxs)")/../test/regress/pg_regress"

@@ -13,8 +13,47 @@ pub static ENCODER_BATCH: GucSetting<i32> = GucSetting::<i32>::new(32);
 /// Where the model files are; empty = `$sharedir/extension/codevec/models/all-MiniLM-L6-v2`.
 pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+/// Lists an ivf scan probes before it starts reranking (0 = the default for the index's
+/// list count, `codevec_ivf::defaults::nprobe_for_lists`).
+pub static IVF_PROBES: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Candidates per batch whose `f16` copy an ivf scan reads (0 = `rerank_for_k(10)` = 150).
+pub static IVF_RERANK: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Most lists an ivf scan probes in total when the executor keeps asking for rows (filtered
+/// queries, cursors); 0 = all lists.
+pub static IVF_MAX_PROBES: GucSetting<i32> = GucSetting::<i32>::new(0);
+
 /// Register the GUCs (called once per backend from `_PG_init`).
 pub fn register() {
+    GucRegistry::define_int_guc(
+        c"codevec.probes",
+        c"Lists an ivf index scan probes first (0 = default for the index's list count).",
+        c"More probes raise recall and cost time. 0 uses ceil(lists/3) up to 256 lists, ceil(sqrt(256*lists)/3) above.",
+        &IVF_PROBES,
+        0,
+        32768,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"codevec.rerank",
+        c"Candidates per batch an ivf index scan reranks with their f16 copies (0 = 150).",
+        c"The best estimates of the probed lists are reranked by a rigorous lower bound of the exact distance; the executor then rechecks the exact distance.",
+        &IVF_RERANK,
+        0,
+        1000000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"codevec.max_probes",
+        c"Most lists an ivf index scan probes when the executor asks for more rows (0 = all).",
+        c"Filtered ORDER BY ... LIMIT queries and cursors continue list after list until the executor stops or this many lists were probed.",
+        &IVF_MAX_PROBES,
+        0,
+        32768,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"codevec.encoder_threads",
         c"Threads codevec.embed may use in one backend.",

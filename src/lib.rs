@@ -6,19 +6,25 @@
 
 ::pgrx::pg_module_magic!(name, version);
 
+use pgrx::prelude::*;
+
 mod encoder;
 mod error;
 mod gucs;
+mod index;
 mod info;
 mod types;
 
 // The types, functions, operators, casts and aggregates of sql/types.sql come first.
 pgrx::extension_sql_file!("../sql/types.sql", name = "types", bootstrap);
+// The ivf access method, its operator classes and codevec.index_recall (sql/index.sql).
+pgrx::extension_sql_file!("../sql/index.sql", name = "index", requires = ["types", "info_comments"]);
 
-/// Called once when the library is loaded into a backend.
-#[pgrx::pg_guard]
+/// Registers the GUCs and the ivf reloptions when the library is loaded.
+#[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
+    index::options::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -5,3 +5,5 @@ mod common;
 mod encoder;
 mod types_binary;
 mod types_robustness;
+mod ivf;
+mod ivf_cluster;

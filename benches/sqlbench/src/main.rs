@@ -4,9 +4,12 @@
 //! `codevec-sqlbench exact [rows] [queries]`: exact `ORDER BY v <op> q LIMIT 10` over `rows`
 //! random 384-d vectors, ms per query, for embedding and halfembedding, and for pgvector's
 //! `vector` on the same data when pgvector is installed locally (skipped otherwise).
+//!
+//! `codevec-sqlbench ivf [ann_dir]`: the ivf index on the real ann/ data set (see `ivf.rs`).
 
 mod data;
 mod exact;
+mod ivf;
 
 use postgres::{Client, NoTls};
 
@@ -31,8 +34,12 @@ fn main() {
             let queries = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
             exact::run(rows, queries);
         }
+        Some("ivf") => {
+            let dir = args.get(1).cloned().unwrap_or_else(|| "/work/shared/data/ann".into());
+            ivf::run(dir.into());
+        }
         _ => {
-            eprintln!("usage: codevec-sqlbench exact [rows] [queries]");
+            eprintln!("usage: codevec-sqlbench exact [rows] [queries] | ivf [ann_dir]");
             std::process::exit(2);
         }
     }

@@ -1,0 +1,421 @@
+//! `ambuild`: collect the vectors (table scan), train k-means on a sample (rayon workers;
+//! cancellation and progress only on the backend thread), assign + encode in parallel,
+//! write the pages (each a full-page-image GenericXLog record).
+
+use std::ops::ControlFlow;
+
+use codevec_ivf::{defaults, BuildConfig, BuildError, BuildProgress, IvfIndex, Metric};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::meta::{self, MetaData, META_BLOCK};
+use super::page::{self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, INVALID_BLOCK};
+use super::{check_max_dims, index_kind, read_vector, tid_pack, Elem};
+use crate::error::raise;
+
+/// Build sub-phases shown in `pg_stat_progress_create_index.phase`.
+const PHASE_LOAD: i64 = 2;
+const PHASE_TRAIN: i64 = 3;
+const PHASE_ENCODE: i64 = 4;
+const PHASE_WRITE: i64 = 5;
+
+/// Names of the sub-phases.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
+    let s: &std::ffi::CStr = match phase {
+        PHASE_LOAD => c"loading tuples",
+        PHASE_TRAIN => c"training k-means",
+        PHASE_ENCODE => c"assigning and encoding",
+        PHASE_WRITE => c"writing pages",
+        _ => return std::ptr::null_mut(),
+    };
+    s.as_ptr() as *mut _
+}
+
+fn progress(param: u32, value: i64) {
+    // SAFETY: updating our own backend's progress slot.
+    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
+}
+
+/// What the table-scan callback accumulates.
+struct Collect {
+    elem: Elem,
+    dims: usize,
+    data: Vec<f32>,
+    tids: Vec<u64>,
+    rows: usize,
+    budget: usize,
+    over_budget: bool,
+    buf: Vec<f32>,
+    tmp_ctx: pg_sys::MemoryContext,
+}
+
+/// Bytes the build needs for `rows` vectors of `dims` (data, codes, `f16` copies, k-means).
+fn bytes_needed(rows: usize, dims: usize, lists: usize) -> usize {
+    let words = dims.div_ceil(64);
+    let sample = defaults::training_sample(lists, rows);
+    rows * (dims * 4 + 8) + rows * (words * 8 + 16 + 2 * dims + 24) + codevec_ivf::kmeans_memory_bytes(sample, dims, lists)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn build_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut std::ffi::c_void,
+) {
+    // SAFETY: state is the Collect passed to the scan; values/isnull have one column.
+    let st = unsafe { &mut *(state as *mut Collect) };
+    if unsafe { *isnull } {
+        return;
+    }
+    // SAFETY: detoast in a per-tuple context that we reset right after copying.
+    unsafe {
+        let old = pg_sys::MemoryContextSwitchTo(st.tmp_ctx);
+        read_vector(*values, st.elem, &mut st.buf);
+        pg_sys::MemoryContextSwitchTo(old);
+        pg_sys::MemoryContextReset(st.tmp_ctx);
+    }
+    if st.dims == 0 {
+        check_max_dims(st.buf.len());
+        st.dims = st.buf.len();
+    } else if st.buf.len() != st.dims {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("ivf index requires vectors of one dimension, found {} and {}", st.dims, st.buf.len()),
+            None,
+            Some("Constrain the column, e.g. embedding(384), or make the index partial: WHERE dims(col) = 384."),
+        );
+    }
+    st.rows += 1;
+    if !st.over_budget && (st.data.len() + st.dims) * 4 + st.tids.len() * 8 > st.budget {
+        // keep counting rows to report what the whole build needs
+        st.over_budget = true;
+        st.data = Vec::new();
+        st.tids = Vec::new();
+    }
+    if !st.over_budget {
+        st.data.extend_from_slice(&st.buf);
+        // SAFETY: tid points to the heap tuple's TID.
+        st.tids.push(tid_pack(unsafe { &*tid }));
+    }
+}
+
+/// `ambuild`.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    // SAFETY: index is the open, empty index being built.
+    let (metric, elem) = unsafe { index_kind(index) };
+    // SAFETY: as above.
+    let opt_lists = unsafe { super::options::lists_option(index) };
+    // SAFETY: the maintenance_work_mem GUC variable (kB).
+    let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    // SAFETY: a child of the current (build) context, deleted below.
+    let tmp_ctx = unsafe {
+        pg_sys::AllocSetContextCreateExtended(pg_sys::CurrentMemoryContext, c"ivf build tuple".as_ptr(), 0, 8 * 1024, 8 * 1024 * 1024)
+    };
+    let mut st = Collect {
+        elem,
+        dims: 0,
+        data: Vec::new(),
+        tids: Vec::new(),
+        rows: 0,
+        budget,
+        over_budget: false,
+        buf: Vec::new(),
+        tmp_ctx,
+    };
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    // SAFETY: the table AM's index_build_range_scan with our callback and state; runs the
+    // index expressions / predicate of partial indexes for us.
+    let heap_tuples = unsafe {
+        let am = (*heap).rd_tableam;
+        ((*am).index_build_range_scan.expect("table AM has index_build_range_scan"))(
+            heap,
+            index,
+            info,
+            true,
+            false,
+            true,
+            0,
+            pg_sys::InvalidBlockNumber,
+            Some(build_callback),
+            &mut st as *mut Collect as *mut std::ffi::c_void,
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: created above, no longer used.
+    unsafe { pg_sys::MemoryContextDelete(tmp_ctx) };
+    let rows = st.rows;
+    let dims = st.dims;
+    let lists_wanted = if opt_lists > 0 { opt_lists as usize } else { defaults::lists_for_rows(rows) };
+    if st.over_budget || (rows > 0 && bytes_needed(rows, dims, lists_wanted.min(rows)) > budget) {
+        let need = bytes_needed(rows, dims, lists_wanted.min(rows.max(1)));
+        raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "ivf index build needs about {} MB of maintenance_work_mem for {rows} rows of {dims} dimensions, but it is {} MB",
+                need.div_ceil(1 << 20),
+                budget >> 20
+            ),
+            None,
+            Some(&format!("SET maintenance_work_mem = '{}MB' before CREATE INDEX.", need.div_ceil(1 << 20) + 1)),
+        );
+    }
+    // SAFETY: index is open and empty.
+    unsafe { build_pages(index, metric, elem, opt_lists, std::mem::take(&mut st.data), std::mem::take(&mut st.tids), dims, lists_wanted) };
+    let mut r = unsafe { PgBox::<pg_sys::IndexBuildResult>::alloc0() };
+    r.heap_tuples = heap_tuples;
+    r.index_tuples = rows as f64;
+    r.into_pg()
+}
+
+/// Typmod dimensions of the indexed column (0 when unconstrained).
+unsafe fn typmod_dims(index: pg_sys::Relation) -> usize {
+    // SAFETY: an index relation has a tuple descriptor with one attribute.
+    let tm = unsafe { (*(*(*index).rd_att).attrs.as_ptr()).atttypmod };
+    if tm > 0 {
+        tm as usize
+    } else {
+        0
+    }
+}
+
+/// Trains and writes every page of a new index from the collected vectors.
+unsafe fn build_pages(
+    index: pg_sys::Relation,
+    metric: Metric,
+    elem: Elem,
+    opt_lists: i32,
+    data: Vec<f32>,
+    tids: Vec<u64>,
+    dims: usize,
+    lists_wanted: usize,
+) {
+    let rows = tids.len();
+    // metapage first: block 0
+    // SAFETY: a new exclusively locked buffer; the index is empty.
+    unsafe {
+        let b = page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        assert_eq!(pg_sys::BufferGetBlockNumber(b), META_BLOCK);
+        let mut wal = Wal::start(index);
+        let p = wal.register(b, true);
+        page::init_page(p, kind::META);
+        let d = if dims > 0 { dims } else { typmod_dims(index) };
+        meta::write_meta_page(p, &MetaData::untrained(metric, elem, d, opt_lists));
+        wal.finish();
+        page::release(b);
+    }
+    if rows == 0 {
+        pgrx::notice!("ivf index built on an empty table: the first insert trains a single list; REINDEX after loading data to train lists = round(sqrt(rows))");
+        return;
+    }
+    let lists = lists_wanted.min(rows);
+    if lists < lists_wanted {
+        pgrx::notice!("ivf index has {rows} rows but lists = {lists_wanted}: built {lists} lists instead; REINDEX after loading more data");
+    }
+    let mut cfg = BuildConfig::new(metric);
+    cfg.lists = Some(lists);
+    // SAFETY: reading an integer GUC.
+    let workers = unsafe { pg_sys::max_parallel_maintenance_workers }.max(0) as usize;
+    cfg.threads = Some(workers + 1);
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_TRAIN);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
+    // The hook runs on this (backend) thread only: report progress, stop on interrupts.
+    let hook = |p: BuildProgress| -> ControlFlow<()> {
+        match p {
+            BuildProgress::Assigned { .. } => progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ENCODE),
+            BuildProgress::Encoded { lists_done, lists } => {
+                progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, (rows * lists_done / lists.max(1)) as i64)
+            }
+            BuildProgress::KMeans(_) => {}
+        }
+        // SAFETY: reading the interrupt flags (volatile globals of this backend).
+        let pending = unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) };
+        if pending != 0 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let built = IvfIndex::build(&data, dims, Some(&tids), &cfg, &hook);
+    drop(data);
+    drop(tids);
+    let ivf = match built {
+        Ok(i) => i,
+        Err(BuildError::Cancelled) => {
+            pg_sys::check_for_interrupts!();
+            raise(PgSqlErrorCode::ERRCODE_QUERY_CANCELED, "ivf index build cancelled", None, None)
+        }
+        Err(BuildError::InvalidInput(s)) => raise(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("ivf index build: {s}"), None, None),
+    };
+    pg_sys::check_for_interrupts!();
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+    // SAFETY: index is open; we are the only writer during the build.
+    unsafe { write_index(index, &ivf, metric, elem, opt_lists) };
+}
+
+/// Writes the pages of a trained in-memory index after the metapage.
+unsafe fn write_index(index: pg_sys::Relation, ivf: &IvfIndex, metric: Metric, elem: Elem, opt_lists: i32) {
+    let model = ivf.model();
+    let dims = model.dim();
+    let mut floats = Vec::with_capacity(dims * (1 + model.nlists()));
+    floats.extend_from_slice(model.center());
+    floats.extend_from_slice(model.centroids());
+    // SAFETY: building; all writes below append new pages.
+    let (cstart, cpages) = unsafe { meta::write_centroids(index, &floats) };
+    drop(floats);
+
+    // vector pages: every list's f16 copies, list after list
+    let vl = VecLayout::new(dims);
+    let mut vec_first = INVALID_BLOCK;
+    let mut vec_last = INVALID_BLOCK;
+    let mut done = 0usize;
+    {
+        let mut cur: Option<(pg_sys::Buffer, Wal, pg_sys::Page)> = None;
+        let mut slot = 0usize;
+        for list in ivf.lists() {
+            for i in 0..list.len() {
+                if cur.is_none() || slot == vl.per_page {
+                    if let Some((b, wal, p)) = cur.take() {
+                        // SAFETY: finishing the page we filled.
+                        unsafe { (*page::special(p)).count = slot as u16 };
+                        wal.finish();
+                        // SAFETY: our locked buffer.
+                        unsafe { page::release(b) };
+                    }
+                    // SAFETY: a new locked buffer registered as a full image.
+                    unsafe {
+                        let b = page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+                        let blk = pg_sys::BufferGetBlockNumber(b);
+                        if vec_first == INVALID_BLOCK {
+                            vec_first = blk;
+                        }
+                        assert!(vec_last == INVALID_BLOCK || blk == vec_last + 1, "vector pages must be consecutive");
+                        vec_last = blk;
+                        let mut wal = Wal::start(index);
+                        let p = wal.register(b, true);
+                        page::init_page(p, kind::VEC);
+                        cur = Some((b, wal, p));
+                    }
+                    slot = 0;
+                    pg_sys::check_for_interrupts!();
+                }
+                let (_, _, p) = cur.as_ref().expect("current page");
+                // SAFETY: slot < per_page on a registered vector page.
+                unsafe { vl.write(*p, slot, list.f16f[i], &list.vecs[i * dims..(i + 1) * dims]) };
+                slot += 1;
+                done += 1;
+            }
+        }
+        if let Some((b, wal, p)) = cur.take() {
+            // SAFETY: finishing the last vector page.
+            unsafe { (*page::special(p)).count = slot as u16 };
+            wal.finish();
+            // SAFETY: our locked buffer.
+            unsafe { page::release(b) };
+        }
+    }
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, (done / 2) as i64);
+
+    // code pages: one chain of consecutive blocks per list
+    let cl = CodeLayout::new(dims);
+    let cap = cl.capacity();
+    let mut dir = Vec::with_capacity(ivf.lists().len());
+    let mut g = 0usize; // global vector index, matches the vector-page order above
+    for list in ivf.lists() {
+        let n = list.len();
+        let mut entry = DirEntry { head: INVALID_BLOCK, tail: INVALID_BLOCK, count: n as u32, reserved: 0 };
+        let npages = n.div_ceil(cap);
+        let mut prev: Option<(pg_sys::Buffer, Wal, pg_sys::Page)> = None;
+        for pg_i in 0..npages {
+            // SAFETY: a new locked buffer registered as a full image; the previous page of
+            // the chain stays registered until its next pointer is set.
+            unsafe {
+                let b = page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+                let blk = pg_sys::BufferGetBlockNumber(b);
+                if let Some((pb, pwal, pp)) = prev.take() {
+                    (*page::special(pp)).next = blk;
+                    pwal.finish();
+                    page::release(pb);
+                }
+                if entry.head == INVALID_BLOCK {
+                    entry.head = blk;
+                }
+                entry.tail = blk;
+                let mut wal = Wal::start(index);
+                let p = wal.register(b, true);
+                page::init_page(p, kind::CODE);
+                let mut cp = CodePage::new(p, cl);
+                let lo = pg_i * cap;
+                let hi = (lo + cap).min(n);
+                for i in lo..hi {
+                    let code = codevec_ivf::quant::scan::read_code(&list.codes, cl.words, i);
+                    let f = list.code_factors(i);
+                    let gi = g + i;
+                    let loc = loc_pack(vec_first + (gi / vl.per_page) as u32, gi % vl.per_page);
+                    cp.set(i - lo, &code, &f, list.ids[i], loc);
+                }
+                (*page::special(p)).count = (hi - lo) as u16;
+                prev = Some((b, wal, p));
+            }
+        }
+        if let Some((pb, pwal, _)) = prev.take() {
+            pwal.finish();
+            // SAFETY: our locked buffer.
+            unsafe { page::release(pb) };
+        }
+        g += n;
+        dir.push(entry);
+        pg_sys::check_for_interrupts!();
+    }
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, ivf.len() as i64);
+    // SAFETY: building; appends the directory.
+    let (dstart, dpages) = unsafe { meta::write_directory(index, &dir) };
+
+    // finally the metapage
+    let m = MetaData {
+        lists: model.nlists() as u32,
+        seed: model.seed(),
+        centroid_start: cstart,
+        centroid_pages: cpages,
+        dir_start: dstart,
+        dir_pages: dpages,
+        vec_tail: vec_last,
+        build_rows: ivf.len() as u64,
+        ..MetaData::untrained(metric, elem, dims, opt_lists)
+    };
+    // SAFETY: the metapage exists; exclusive lock while logging the change.
+    unsafe {
+        let b = page::lock_buffer(index, META_BLOCK, true);
+        let mut wal = Wal::start(index);
+        let p = wal.register(b, false);
+        meta::write_meta_page(p, &m);
+        wal.finish();
+        page::release(b);
+    }
+}
+
+/// `ambuildempty`: the init fork of an unlogged index (an untrained metapage).
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    // SAFETY: index is open; the init fork is empty.
+    unsafe {
+        let (metric, elem) = index_kind(index);
+        let opt = super::options::lists_option(index);
+        let b = page::new_buffer(index, pg_sys::ForkNumber::INIT_FORKNUM);
+        let mut wal = Wal::start(index);
+        let p = wal.register(b, true);
+        page::init_page(p, kind::META);
+        meta::write_meta_page(p, &MetaData::untrained(metric, elem, typmod_dims(index), opt));
+        wal.finish();
+        page::release(b);
+    }
+}

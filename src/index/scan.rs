@@ -1,0 +1,389 @@
+//! The ordered scan: `ORDER BY col <op> $q` → heap TIDs by ascending lower bound.
+//!
+//! Batch 1 probes the `codevec.probes` nearest lists with the batch estimator and reranks
+//! the `codevec.rerank` best estimates by the crate's rigorous `f16` lower bound. Each TID is
+//! returned with `xs_orderbyvals` = that lower bound and `xs_recheckorderby = true`, so the
+//! executor's reorder queue recomputes the exact distance from the heap row. Later batches
+//! (when the executor keeps asking: filters, cursors) pool the rest of the probed lists,
+//! then probe one more list per batch, up to `codevec.max_probes` lists — the crate's
+//! `IvfIter`, on pages. Inside a batch the order is exact; across batches it is relaxed.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashSet};
+use std::rc::Rc;
+
+use codevec_ivf::quant::scan::CandidateSink;
+use codevec_ivf::topk::Reservoir;
+use codevec_ivf::{defaults, IvfModel, QueryState};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::meta::{self, MetaData};
+use super::page::{self, kind, loc_unpack, CodeLayout, CodePage, VecLayout, INVALID_BLOCK};
+use super::{dims_mismatch, read_vector, tid_unpack};
+use crate::gucs;
+
+/// A candidate: estimate, heap TID, vector locator.
+#[derive(Clone, Copy, Debug)]
+struct Cand(f32, u64, u64);
+impl PartialEq for Cand {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
+    }
+}
+
+/// Per-scan state (boxed in `scan->opaque`).
+struct ScanState {
+    meta: MetaData,
+    model: Option<Rc<IvfModel>>,
+    heads: Vec<u32>,
+    qs: QueryState,
+    order: Vec<(u32, f32)>,
+    nprobe: usize,
+    rerank: usize,
+    max_lists: usize,
+    next_list: usize,
+    pooled: bool,
+    first: HashSet<u64>,
+    pending: BinaryHeap<Reverse<Cand>>,
+    /// Current batch `(lower bound, tid)`, descending (pop = smallest).
+    ready: Vec<(f32, u64)>,
+    batches: usize,
+    /// No (more) rows: empty index, NULL query.
+    finished: bool,
+    qbuf: Vec<f32>,
+}
+
+impl ScanState {
+    fn new() -> Self {
+        ScanState {
+            meta: MetaData::untrained(codevec_ivf::Metric::L2, super::Elem::F32, 0, -1),
+            model: None,
+            heads: vec![],
+            qs: QueryState::new(),
+            order: vec![],
+            nprobe: 1,
+            rerank: 1,
+            max_lists: 0,
+            next_list: 0,
+            pooled: false,
+            first: HashSet::new(),
+            pending: BinaryHeap::new(),
+            ready: vec![],
+            batches: 0,
+            finished: true,
+            qbuf: vec![],
+        }
+    }
+}
+
+/// Cell in the scan's memory context: frees the state when the context goes away (also on
+/// errors, when `amendscan` is not called).
+struct Holder(*mut ScanState);
+
+unsafe extern "C-unwind" fn free_state(arg: *mut std::ffi::c_void) {
+    // SAFETY: arg is the Holder registered in ambeginscan; the state is freed at most once.
+    unsafe {
+        let h = &mut *(arg as *mut Holder);
+        if !h.0.is_null() {
+            drop(Box::from_raw(h.0));
+            h.0 = std::ptr::null_mut();
+        }
+    }
+}
+
+/// `ambeginscan`.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32, norderbys: i32) -> pg_sys::IndexScanDesc {
+    // SAFETY: standard scan descriptor; order-by value arrays allocated for the executor.
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        let n = norderbys.max(1) as usize;
+        (*scan).xs_orderbyvals = pg_sys::palloc0(std::mem::size_of::<pg_sys::Datum>() * n) as *mut pg_sys::Datum;
+        (*scan).xs_orderbynulls = pg_sys::palloc0(std::mem::size_of::<bool>() * n) as *mut bool;
+        let holder = pg_sys::palloc0(std::mem::size_of::<Holder>()) as *mut Holder;
+        (*holder).0 = Box::into_raw(Box::new(ScanState::new()));
+        let cb = pg_sys::palloc0(std::mem::size_of::<pg_sys::MemoryContextCallback>()) as *mut pg_sys::MemoryContextCallback;
+        (*cb).func = Some(free_state);
+        (*cb).arg = holder as *mut std::ffi::c_void;
+        pg_sys::MemoryContextRegisterResetCallback(pg_sys::CurrentMemoryContext, cb);
+        (*scan).opaque = holder as *mut std::ffi::c_void;
+        scan
+    }
+}
+
+unsafe fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
+    // SAFETY: opaque is the Holder of a live state (freed only in amendscan / context reset).
+    unsafe { &mut *(*((*scan).opaque as *mut Holder)).0 }
+}
+
+/// `amrescan`: read the metapage and directory, prepare the query.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    _keys: pg_sys::ScanKey,
+    _nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
+    // SAFETY: scan is live; orderbys has norderbys keys.
+    unsafe {
+        let index = (*scan).indexRelation;
+        let st = state(scan);
+        if !orderbys.is_null() && norderbys > 0 {
+            std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
+        }
+        st.finished = true;
+        st.ready.clear();
+        st.pending.clear();
+        st.first.clear();
+        st.batches = 0;
+        st.pooled = false;
+        st.next_list = 0;
+        if (*scan).numberOfOrderBys == 0 {
+            crate::error::raise(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "an ivf index scan needs ORDER BY column <op> value",
+                None,
+                None,
+            );
+        }
+        let key = &*(*scan).orderByData;
+        let m = meta::read_meta(index);
+        st.meta = m;
+        // NULL query: no rows (a NULL distance sorts last and is never "near").
+        if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 || m.lists == 0 {
+            return;
+        }
+        read_vector(key.sk_argument, m.elem(), &mut st.qbuf);
+        if st.qbuf.len() != m.dims as usize {
+            dims_mismatch("query vector", st.qbuf.len(), m.dims as usize);
+        }
+        let model = meta::model(index, &m);
+        model.prepare_query(&st.qbuf, &mut st.qs);
+        st.qs.probe_order(usize::MAX, &mut st.order);
+        st.heads = meta::read_directory(index, &m).iter().map(|e| e.head).collect();
+        let lists = m.lists as usize;
+        let probes = gucs::IVF_PROBES.get();
+        st.nprobe = if probes > 0 { probes as usize } else { defaults::nprobe_for_lists(lists) }.clamp(1, lists);
+        let rr = gucs::IVF_RERANK.get();
+        st.rerank = if rr > 0 { rr as usize } else { defaults::rerank_for_k(10) };
+        let mp = gucs::IVF_MAX_PROBES.get();
+        st.max_lists = if mp > 0 { (mp as usize).min(lists) } else { lists };
+        st.nprobe = st.nprobe.min(st.max_lists);
+        st.model = Some(model);
+        st.finished = false;
+    }
+}
+
+/// Walks the code-page chain starting at `head`, calling `f(page view, entries)` with each
+/// page share-locked (one lock at a time).
+unsafe fn for_each_code_page(index: pg_sys::Relation, head: u32, lay: CodeLayout, mut f: impl FnMut(&CodePage, usize)) {
+    let mut blk = head;
+    while blk != INVALID_BLOCK {
+        // SAFETY: chain blocks exist; share lock while reading.
+        unsafe {
+            let b = page::lock_buffer(index, blk, false);
+            let p = page::buffer_page(b);
+            page::check_kind(p, kind::CODE, blk);
+            let sp = *page::special(p);
+            let n = sp.count as usize;
+            if n > 0 {
+                let cp = CodePage::new(p, lay);
+                f(&cp, n);
+            }
+            page::release(b);
+            blk = sp.next;
+        }
+    }
+}
+
+struct ReservoirSink<'a> {
+    res: &'a mut Reservoir,
+    arena: &'a mut Vec<(u64, u64)>,
+    page: &'a CodePage,
+}
+
+impl CandidateSink for ReservoirSink<'_> {
+    #[inline(always)]
+    fn threshold(&self) -> f32 {
+        self.res.threshold()
+    }
+    #[inline(always)]
+    fn push(&mut self, i: usize, est: f32) {
+        if est <= self.res.threshold() {
+            self.res.push(est, self.arena.len() as u64);
+            self.arena.push((self.page.tid(i), self.page.loc(i)));
+        }
+    }
+}
+
+struct CollectSink<'a> {
+    out: &'a mut Vec<Cand>,
+    page: &'a CodePage,
+}
+
+impl CandidateSink for CollectSink<'_> {
+    #[inline(always)]
+    fn threshold(&self) -> f32 {
+        f32::INFINITY
+    }
+    #[inline(always)]
+    fn push(&mut self, i: usize, est: f32) {
+        self.out.push(Cand(est, self.page.tid(i), self.page.loc(i)));
+    }
+}
+
+impl ScanState {
+    /// Estimates every entry of list `l` into `out`.
+    unsafe fn collect_list(&self, index: pg_sys::Relation, l: usize, out: &mut Vec<Cand>) {
+        let lay = CodeLayout::new(self.meta.dims as usize);
+        let qs = &self.qs;
+        // SAFETY: index open; see for_each_code_page.
+        unsafe {
+            for_each_code_page(index, self.heads[l], lay, |cp, n| {
+                let mut sink = CollectSink { out, page: cp };
+                qs.scan_run(l, cp.codes(n), n, cp.factors(n), &mut sink);
+            })
+        };
+    }
+
+    /// Reranks `cands` by lower bound into `ready` (reading each vector page once).
+    unsafe fn rerank(&mut self, index: pg_sys::Relation, cands: &mut [Cand]) {
+        let vl = VecLayout::new(self.meta.dims as usize);
+        cands.sort_unstable_by_key(|c| c.2);
+        self.ready.clear();
+        let bq = self.qs.bound_query();
+        let mut i = 0;
+        while i < cands.len() {
+            let (blk, _) = loc_unpack(cands[i].2);
+            // SAFETY: vector pages exist; share lock while reading.
+            unsafe {
+                let b = page::lock_buffer(index, blk, false);
+                let p = page::buffer_page(b);
+                page::check_kind(p, kind::VEC, blk);
+                while i < cands.len() && loc_unpack(cands[i].2).0 == blk {
+                    let (_, slot) = loc_unpack(cands[i].2);
+                    let (f, v) = vl.read(p, slot);
+                    self.ready.push((bq.lower_bound(v, f), cands[i].1));
+                    i += 1;
+                }
+                page::release(b);
+            }
+        }
+        self.ready.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+    }
+
+    /// Starts the next batch; false when every reachable entry was returned.
+    unsafe fn refill(&mut self, index: pg_sys::Relation) -> bool {
+        let lay = CodeLayout::new(self.meta.dims as usize);
+        if self.batches == 0 {
+            let first = self.nprobe.min(self.order.len());
+            let mut res = Reservoir::default();
+            res.reset(self.rerank);
+            let mut arena: Vec<(u64, u64)> = Vec::new();
+            for j in 0..first {
+                let l = self.order[j].0 as usize;
+                let qs = &self.qs;
+                // SAFETY: index open.
+                unsafe {
+                    for_each_code_page(index, self.heads[l], lay, |cp, n| {
+                        let mut sink = ReservoirSink { res: &mut res, arena: &mut arena, page: cp };
+                        qs.scan_run(l, cp.codes(n), n, cp.factors(n), &mut sink);
+                    })
+                };
+            }
+            let mut out = vec![];
+            res.drain_sorted(&mut out);
+            let mut batch: Vec<Cand> = out
+                .iter()
+                .map(|&(e, a)| {
+                    let (tid, loc) = arena[a as usize];
+                    Cand(e, tid, loc)
+                })
+                .collect();
+            self.first.extend(batch.iter().map(|c| c.1));
+            self.next_list = first;
+            self.batches = 1;
+            // SAFETY: index open.
+            unsafe { self.rerank(index, &mut batch) };
+            return true;
+        }
+        if !self.pooled {
+            // the rest of the first lists, minus what batch 1 returned
+            self.pooled = true;
+            let first = self.nprobe.min(self.order.len());
+            let mut rest = vec![];
+            for j in 0..first {
+                let l = self.order[j].0 as usize;
+                // SAFETY: index open.
+                unsafe { self.collect_list(index, l, &mut rest) };
+            }
+            rest.retain(|c| !self.first.contains(&c.1));
+            self.first = HashSet::new();
+            self.pending.extend(rest.into_iter().map(Reverse));
+        }
+        if self.next_list < self.max_lists.min(self.order.len()) {
+            let l = self.order[self.next_list].0 as usize;
+            self.next_list += 1;
+            let mut v = vec![];
+            // SAFETY: index open.
+            unsafe { self.collect_list(index, l, &mut v) };
+            self.pending.extend(v.into_iter().map(Reverse));
+        } else if self.pending.is_empty() {
+            return false;
+        }
+        let take = self.rerank.min(self.pending.len());
+        let mut batch: Vec<Cand> = (0..take).filter_map(|_| self.pending.pop().map(|r| r.0)).collect();
+        self.batches += 1;
+        // SAFETY: index open.
+        unsafe { self.rerank(index, &mut batch) };
+        true
+    }
+}
+
+/// `amgettuple`: the next TID with its lower bound.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
+    // SAFETY: scan is live and was rescanned.
+    unsafe {
+        let st = state(scan);
+        if st.finished {
+            return false;
+        }
+        let index = (*scan).indexRelation;
+        loop {
+            if let Some((lb, tid)) = st.ready.pop() {
+                tid_unpack(tid, &mut (*scan).xs_heaptid);
+                *(*scan).xs_orderbyvals = pg_sys::Datum::from((lb as f64).to_bits());
+                *(*scan).xs_orderbynulls = false;
+                (*scan).xs_recheckorderby = true;
+                (*scan).xs_recheck = false;
+                return true;
+            }
+            pg_sys::check_for_interrupts!();
+            if !st.refill(index) {
+                st.finished = true;
+                return false;
+            }
+        }
+    }
+}
+
+/// `amendscan`: free the state now (the context callback then finds nothing to free).
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
+    // SAFETY: opaque is our Holder.
+    unsafe { free_state((*scan).opaque) };
+}
