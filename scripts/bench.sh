@@ -17,4 +17,4 @@ scripts/pg-up.sh "$WORK/pg" "$PORT" "shared_buffers=1GB" "work_mem=64MB"
 export CODEVEC_PGHOST="$WORK/pg" CODEVEC_PGPORT="$PORT"
 psql -h "$WORK/pg" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_bench" postgres
 cargo run -q --release -p codevec-sqlbench -- exact "${CODEVEC_BENCH_ROWS:-100000}" 30
-cargo run -q --release -p codevec-sqlbench -- ivf "${CODEVEC_ANN_DIR:-/work/shared/data/ann}"
+cargo run -q --release -p codevec-sqlbench -- ivf "${CODEVEC_ANN_DIR:-$(cd .. && pwd)/shared/data/ann}"
