@@ -268,3 +268,26 @@ fn ivf_concurrent_inserts_while_scanning() {
     let all = topk(&mut c, t, "<->", "embedding", &[0.0; 16], 100_000, true, "");
     assert_eq!(all.len() as i64, n, "every inserted row is reachable through the index");
 }
+
+#[test]
+fn ivf_build_is_cancelled_by_statement_timeout() {
+    let mut c = client();
+    c.batch_execute(
+        "DROP TABLE IF EXISTS ivf_cancel; CREATE TABLE ivf_cancel (id int, v embedding(384));
+         INSERT INTO ivf_cancel SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 384) WHERE i > 0)::real[]
+         FROM generate_series(1, 40000) i",
+    )
+    .unwrap();
+    c.batch_execute("SET maintenance_work_mem = '512MB'; SET statement_timeout = '500ms'").unwrap();
+    let t = std::time::Instant::now();
+    let e = c
+        .batch_execute("CREATE INDEX ivf_cancel_idx ON ivf_cancel USING ivf (v embedding_l2_ops) WITH (lists = 2000)")
+        .expect_err("k-means over 40,000 x 384 with 2,000 lists takes far longer than 500 ms");
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(crate::common::sqlstate(&e), "57014", "{e}");
+    assert!(secs < 3.0, "build cancelled after {secs:.2} s (timeout 0.5 s)");
+    c.batch_execute("RESET statement_timeout; RESET maintenance_work_mem").unwrap();
+    let n: i64 = c.query_one("SELECT count(*) FROM pg_class WHERE relname = 'ivf_cancel_idx'", &[]).unwrap().get(0);
+    assert_eq!(n, 0, "no index left behind");
+    c.batch_execute("DROP TABLE ivf_cancel").unwrap();
+}
