@@ -12,6 +12,10 @@ trap 'scripts/pg-down.sh "$WORK/pg" >/dev/null 2>&1; rm -rf "$WORK"' EXIT INT TE
 echo "== kernels (criterion; table at the end)"
 cargo bench -p codevec-distance --bench kernels -- --warm-up-time 1 --measurement-time 2 2>&1 | grep -vE '^(Benchmarking|Found|  [0-9]+ \(|Gnuplot)'
 
+echo "== encoder (criterion: batch throughput at 1 and 2 threads, one 10-word query)"
+CODEVEC_MODEL_DIR="$($PG_CONFIG --sharedir)/extension/codevec/models/all-MiniLM-L6-v2" \
+  cargo bench -p codevec-encoder --bench encode -- --warm-up-time 1 --measurement-time 5 2>&1 | grep -vE '^(Benchmarking|Found|  [0-9]+ \(|Gnuplot)'
+
 echo "== SQL benchmarks"
 scripts/pg-up.sh "$WORK/pg" "$PORT" "shared_buffers=1GB" "work_mem=64MB"
 export CODEVEC_PGHOST="$WORK/pg" CODEVEC_PGPORT="$PORT"

@@ -376,6 +376,15 @@ pub(crate) unsafe fn small_matmul(
     }
 }
 
+/// Name of the kernel the dense layers run on this CPU.
+pub(crate) fn kernel_name() -> &'static str {
+    if has_avx512() {
+        "codevec avx512 12x32 f32, packed weights"
+    } else {
+        matmul::kernel_name()
+    }
+}
+
 pub(crate) fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {

@@ -89,7 +89,7 @@ pub struct EncoderInfo {
     pub max_batch: usize,
     /// Instruction set used by the element-wise kernels ("avx512", "avx2+fma", "baseline").
     pub simd: &'static str,
-    /// Matrix-multiplication kernel family.
+    /// Matrix-multiplication kernel used for the dense layers.
     pub gemm_kernel: &'static str,
     pub load_time: Duration,
 }
@@ -176,7 +176,7 @@ impl Encoder {
         }
         let mut ids: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
         for (i, text) in texts.iter().enumerate() {
-            if i % 64 == 63 && should_stop() {
+            if i % 16 == 0 && should_stop() {
                 return Err(EncoderError::Cancelled);
             }
             ids.push(self.tokenizer.ids(text)?);
@@ -192,34 +192,98 @@ impl Encoder {
             .max()
             .unwrap_or(0);
         let max_len = ids[order[0]].len();
-        let mut ws = Workspace::new(max_tokens, max_len, self.exec.threads());
+        let threads = self.exec.threads();
+        // With several workers and several mini-batches, whole mini-batches run side by side
+        // (one per worker, no synchronisation inside a layer); a lone mini-batch (e.g. one
+        // query) is split across the workers inside each kernel instead.
+        let lanes = if threads > 1 && batches.len() > 1 {
+            threads
+        } else {
+            1
+        };
+        let mut wss: Vec<Workspace> = (0..lanes)
+            .map(|_| Workspace::new(max_tokens, max_len, threads))
+            .collect();
 
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for batch_idx in batches {
+        for round in batches.chunks(lanes) {
             if should_stop() {
                 return Err(EncoderError::Cancelled);
             }
-            let seqs: Vec<&[u32]> = batch_idx.iter().map(|&i| ids[i].as_slice()).collect();
-            let packed = Packed::new(&seqs);
-            let bert = &self.bert;
-            {
-                let ws = &mut ws;
-                let packed = &packed;
-                self.exec.run(|par| bert.embed(packed, ws, par));
-            }
-            for l in 0..weights::LAYERS {
-                if should_stop() {
-                    return Err(EncoderError::Cancelled);
+            let packed: Vec<Packed> = round
+                .iter()
+                .map(|b| Packed::new(&b.iter().map(|&i| ids[i].as_slice()).collect::<Vec<_>>()))
+                .collect();
+            let results = if packed.len() == 1 {
+                vec![self.run_batch_split(&packed[0], &mut wss[0], should_stop)?]
+            } else {
+                self.run_batches_side_by_side(&packed, &mut wss, should_stop)?
+            };
+            for (vecs, batch_idx) in results.into_iter().zip(round) {
+                for (vec, &i) in vecs.into_iter().zip(batch_idx) {
+                    out[i] = vec;
                 }
-                let ws = &mut ws;
-                let packed = &packed;
-                self.exec.run(|par| bert.layer(l, packed, ws, par));
-            }
-            for (vec, &i) in bert.pool(&packed, &ws).into_iter().zip(&batch_idx) {
-                out[i] = vec;
             }
         }
         Ok(out)
+    }
+
+    /// One mini-batch, every kernel spread over all workers; checks between layers.
+    fn run_batch_split(
+        &self,
+        packed: &Packed,
+        ws: &mut Workspace,
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<Vec<f32>>, EncoderError> {
+        let bert = &self.bert;
+        self.exec.run(|par| bert.embed(packed, ws, par));
+        for l in 0..weights::LAYERS {
+            if should_stop() {
+                return Err(EncoderError::Cancelled);
+            }
+            self.exec.run(|par| bert.layer(l, packed, ws, par));
+        }
+        Ok(bert.pool(packed, ws))
+    }
+
+    /// Several mini-batches, one per worker, each run single-threaded from embedding to
+    /// pooling; the calling thread polls `should_stop` meanwhile and the workers stop between
+    /// layers once it has said so.
+    fn run_batches_side_by_side(
+        &self,
+        packed: &[Packed],
+        wss: &mut [Workspace],
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<Vec<Vec<f32>>>, EncoderError> {
+        let stop = AtomicBool::new(false);
+        let mut results: Vec<Option<Vec<Vec<f32>>>> = vec![None; packed.len()];
+        let bert = &self.bert;
+        let jobs: Vec<pool::Job<'_>> = packed
+            .iter()
+            .zip(wss.iter_mut())
+            .zip(results.iter_mut())
+            .map(|((p, ws), slot)| {
+                let stop = &stop;
+                Box::new(move |par: &pool::Par| {
+                    bert.embed(p, ws, par);
+                    for l in 0..weights::LAYERS {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        bert.layer(l, p, ws, par);
+                    }
+                    *slot = Some(bert.pool(p, ws));
+                }) as pool::Job<'_>
+            })
+            .collect();
+        self.exec.run_jobs(jobs, &stop, should_stop);
+        if stop.load(Ordering::Relaxed) {
+            return Err(EncoderError::Cancelled);
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every job finished"))
+            .collect())
     }
 
     /// Groups the length-sorted `order` into mini-batches of at most `max_batch` texts and
@@ -274,7 +338,7 @@ impl Encoder {
             threads: self.exec.threads(),
             max_batch: self.opts.max_batch,
             simd: ops::simd_name(),
-            gemm_kernel: matmul::kernel_name(),
+            gemm_kernel: dense::kernel_name(),
             load_time: self.load_time,
         }
     }

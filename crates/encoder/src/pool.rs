@@ -15,9 +15,14 @@
 //! reach the global pool.
 
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::error::EncoderError;
+
+/// An independent unit of work for [`Exec::run_jobs`].
+pub(crate) type Job<'a> = Box<dyn FnOnce(&Par) + Send + 'a>;
 
 /// Owner of the (optional) private worker pool.
 pub(crate) struct Exec {
@@ -68,6 +73,46 @@ impl Exec {
 
     pub(crate) fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Runs independent `jobs` concurrently on the private pool, each with a single-threaded
+    /// [`Par`], while the calling thread polls `should_stop` about every millisecond; once it
+    /// returns `true`, `stop` is set (the jobs check it between steps). Returns when every job
+    /// has finished. Single-threaded encoders run the jobs one after another on the calling
+    /// thread, polling between them.
+    pub(crate) fn run_jobs<'a>(
+        &self,
+        jobs: Vec<Job<'a>>,
+        stop: &AtomicBool,
+        should_stop: &mut dyn FnMut() -> bool,
+    ) {
+        let Some(pool) = &self.pool else {
+            for job in jobs {
+                if !stop.load(Ordering::Relaxed) && should_stop() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                job(&Par { threads: 1 });
+            }
+            return;
+        };
+        let n = jobs.len();
+        let done = AtomicUsize::new(0);
+        pool.in_place_scope(|scope| {
+            for job in jobs {
+                let done = &done;
+                scope.spawn(move |_| {
+                    job(&Par { threads: 1 });
+                    done.fetch_add(1, Ordering::Release);
+                });
+            }
+            // This closure runs on the calling thread while the workers run the jobs.
+            while done.load(Ordering::Acquire) < n {
+                if !stop.load(Ordering::Relaxed) && should_stop() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
     }
 
     /// Runs `f` with a [`Par`] handle: on the calling thread when single-threaded, otherwise

@@ -97,5 +97,6 @@ fn interrupt_callback_runs_on_calling_thread() {
         false
     });
     assert_eq!(out.unwrap().len(), refs.len());
-    assert!(calls >= 4 * 7, "only {calls} checks for 4 mini-batches");
+    // one check before tokenising, then one per mini-batch and one per layer
+    assert!(calls > 4 * 7, "only {calls} checks for 4 mini-batches");
 }

@@ -121,11 +121,18 @@ fn ten_megabytes_are_tokenised_quickly() {
     let v = enc.embed(&huge).unwrap();
     eprintln!("10 MB input: embed in {:?}", t1.elapsed());
     assert_eq!(v.len(), 384);
-    assert_eq!(v, enc.embed(&huge[..cut]).unwrap(), "embedding must only depend on the first 256 tokens");
+    assert_eq!(
+        v,
+        enc.embed(&huge[..cut]).unwrap(),
+        "embedding must only depend on the first 256 tokens"
+    );
     // identical to tokenising only a 100 KB prefix completely (which holds far more than 256
     // tokens, so its first 254 content tokens are those of the whole text)
     assert_eq!(ids, full_reference(&tok, &huge[..cut]));
     // generous for debug builds and busy machines; a release build takes a few milliseconds
-    assert!(dt.as_millis() < 800, "token_count + token_ids of 10 MB took {dt:?}");
+    assert!(
+        dt.as_millis() < 800,
+        "token_count + token_ids of 10 MB took {dt:?}"
+    );
     eprintln!("10 MB input: token_count + token_ids in {dt:?}");
 }
