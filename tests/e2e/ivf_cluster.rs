@@ -78,7 +78,9 @@ impl Cluster {
     }
 
     fn start(&self) {
-        let opts = format!("-p {} -k {} -c listen_addresses='' -c shared_buffers=64MB", self.port, self.dir.display());
+        // autovacuum off: these tests VACUUM explicitly, and a background vacuum on the primary
+        // would keep generating WAL while the standby is compared with it.
+        let opts = format!("-p {} -k {} -c listen_addresses='' -c shared_buffers=64MB -c autovacuum=off", self.port, self.dir.display());
         let out = as_pg(
             "pg_ctl",
             &["-D", self.dir.join("data").to_str().unwrap(), "-l", self.dir.join("log").to_str().unwrap(), "-w", "-t", "120", "-o", &opts, "start"],
@@ -241,6 +243,19 @@ fn ivf_crash_recovery_replays_the_index() {
     assert_eq!(index_top(&mut c, &[1.0; 16], false)[0], 2000000);
 }
 
+/// Waits until the standby has replayed everything the primary has written so far.
+fn wait_for_replay(p: &mut Client, s: &mut Client) {
+    let lsn: String = p.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
+    for _ in 0..600 {
+        let ok: bool = s.query_one(&format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"), &[]).unwrap().get(0);
+        if ok {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("standby did not replay up to {lsn} within 60 s");
+}
+
 #[test]
 fn ivf_replica_answers_like_the_primary() {
     let port = base_port() + 1;
@@ -257,18 +272,8 @@ fn ivf_replica_answers_like_the_primary() {
     p.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(","))).unwrap();
     p.batch_execute("DELETE FROM items WHERE id % 3 = 0").unwrap();
     p.batch_execute("VACUUM items").unwrap();
-    let lsn: String = p.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
     let mut s = standby.client();
-    let mut caught_up = false;
-    for _ in 0..600 {
-        let ok: bool = s.query_one(&format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"), &[]).unwrap().get(0);
-        if ok {
-            caught_up = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(caught_up, "standby replayed up to {lsn}");
+    wait_for_replay(&mut p, &mut s);
     let in_recovery: bool = s.query_one("SELECT pg_is_in_recovery()", &[]).unwrap().get(0);
     assert!(in_recovery);
     // same answers at default settings (approximate) and with every list probed (exact)
@@ -276,8 +281,15 @@ fn ivf_replica_answers_like_the_primary() {
         let sql = format!("SELECT id FROM items ORDER BY v <-> '{}' LIMIT 10", lit(&q));
         let a: Vec<i32> = p.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect();
         let b: Vec<i32> = s.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect();
-        assert_eq!(a, b, "primary and standby differ");
-        assert_eq!(distances(&mut s, &q, false), distances(&mut p, &q, true));
+        assert_eq!(a, b, "primary and standby differ for {}", lit(&q));
+        let (standby_index, primary_exact) = (distances(&mut s, &q, false), distances(&mut p, &q, true));
+        let lsns: String = p.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
+        let replayed: String = s.query_one("SELECT pg_last_wal_replay_lsn()::text", &[]).unwrap().get(0);
+        assert_eq!(
+            standby_index, primary_exact,
+            "standby index (all lists) vs primary exact scan for {} (primary at {lsns}, standby replayed {replayed})",
+            lit(&q)
+        );
     }
     let plan: Vec<String> = s
         .query("EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 10", &[])
