@@ -17,8 +17,6 @@ pub struct Loaded {
     pub dir: PathBuf,
     pub threads: usize,
     pub batch: usize,
-
-
     pub load_time: Duration,
 }
 
