@@ -11,5 +11,9 @@ PORT=${CODEVEC_EVAL_PORT:-$((59500 + RANDOM % 400))}
 trap 'scripts/pg-down.sh "$WORK/pg" >/dev/null 2>&1; rm -rf "$WORK"' EXIT INT TERM
 cp "$DATA" "$WORK/data.jsonl"; chmod 644 "$WORK/data.jsonl"
 scripts/pg-up.sh "$WORK/pg" "$PORT"
-psql -h "$WORK/pg" -p "$PORT" -U postgres -X -v datafile="$WORK/data.jsonl" -f benches/sql/codesearch_eval.sql postgres
+# PRECISIONS: which encoder precisions to evaluate (f32 = full precision; int8 needs AVX512-VNNI)
+for precision in ${PRECISIONS:-f32 int8}; do
+  psql -h "$WORK/pg" -p "$PORT" -U postgres -X -v datafile="$WORK/data.jsonl" -v precision="$precision" \
+    -f benches/sql/codesearch_eval.sql postgres
+done
 echo "reference (sentence-transformers on PyTorch): mrr_at_10 0.551, recall_at_1 0.433, recall_at_10 0.790"

@@ -5,7 +5,12 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 /// Raise `ERROR` with `code`, `message`, and optional detail and hint. Never returns.
 #[track_caller]
-pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, detail: Option<String>, hint: Option<&str>) -> ! {
+pub fn raise(
+    code: PgSqlErrorCode,
+    message: impl Into<String>,
+    detail: Option<String>,
+    hint: Option<&str>,
+) -> ! {
     let mut r = pgrx::pg_sys::panic::ErrorReport::new(code, message.into(), "codevec");
     if let Some(d) = detail {
         r = r.set_detail(d);
@@ -24,9 +29,9 @@ pub fn sqlstate(e: &VectorError) -> PgSqlErrorCode {
         VectorError::OutOfRange { .. } | VectorError::Overflow { .. } => {
             PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
         }
-        VectorError::NotFinite { .. } | VectorError::Empty { .. } | VectorError::DimMismatch { .. } => {
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION
-        }
+        VectorError::NotFinite { .. }
+        | VectorError::Empty { .. }
+        | VectorError::DimMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         VectorError::TooManyDims { .. } => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         VectorError::Binary { .. } => PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
         VectorError::InvalidArgument { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,

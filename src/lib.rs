@@ -18,7 +18,11 @@ mod types;
 // The types, functions, operators, casts and aggregates of sql/types.sql come first.
 pgrx::extension_sql_file!("../sql/types.sql", name = "types", bootstrap);
 // The ivf access method, its operator classes and codevec.index_recall (sql/index.sql).
-pgrx::extension_sql_file!("../sql/index.sql", name = "index", requires = ["types", "info_comments"]);
+pgrx::extension_sql_file!(
+    "../sql/index.sql",
+    name = "index",
+    requires = ["types", "info_comments"]
+);
 
 /// Registers the GUCs and the ivf reloptions when the library is loaded.
 #[pg_guard]

@@ -6,15 +6,21 @@ mod tests {
 
     #[pg_test]
     fn simd_info_reports_a_kernel() {
-        let s = Spi::get_one::<String>("SELECT codevec.simd_info()").unwrap().unwrap();
+        let s = Spi::get_one::<String>("SELECT codevec.simd_info()")
+            .unwrap()
+            .unwrap();
         assert!(s.starts_with("simsimd: "), "{s}");
     }
 
     #[pg_test]
     fn distances_through_spi() {
-        let d = Spi::get_one::<f64>("SELECT '[0,0,0]'::embedding <-> '[3,4,0]'").unwrap().unwrap();
+        let d = Spi::get_one::<f64>("SELECT '[0,0,0]'::embedding <-> '[3,4,0]'")
+            .unwrap()
+            .unwrap();
         assert_eq!(d, 5.0);
-        let d = Spi::get_one::<f64>("SELECT '[0,0,0]'::halfembedding <+> '[3,4,0]'").unwrap().unwrap();
+        let d = Spi::get_one::<f64>("SELECT '[0,0,0]'::halfembedding <+> '[3,4,0]'")
+            .unwrap()
+            .unwrap();
         assert_eq!(d, 7.0);
     }
 

@@ -28,9 +28,19 @@ mod codevec {
             Err(EncoderError::Cancelled) => {
                 // SAFETY: called on the backend thread; raises the pending cancel/terminate.
                 unsafe { pg_sys::ProcessInterrupts() };
-                raise(PgSqlErrorCode::ERRCODE_QUERY_CANCELED, "canceling statement due to user request", None, None)
+                raise(
+                    PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+                    "canceling statement due to user request",
+                    None,
+                    None,
+                )
             }
-            Err(e) => raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("codevec encoder: {e}"), None, None),
+            Err(e) => raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("codevec encoder: {e}"),
+                None,
+                None,
+            ),
         }
     }
 
@@ -41,7 +51,22 @@ mod codevec {
         let enc = model::encoder();
         // SAFETY: a non-null text datum (the function is strict).
         let s = unsafe { model_text(&enc, text.0) };
-        let v = encode(&enc, &[s.as_str()]).pop().expect("one embedding per text");
+        let v = encode(&enc, &[s.as_str()])
+            .pop()
+            .expect("one embedding per text");
+        VectorOut::new(&v)
+    }
+
+    /// `embed(text)` at a chosen precision: 'f32' (the same as `embed(text)`) or 'int8'
+    /// (dense layers as 8-bit integer products: about twice as fast, cosine >= 0.995).
+    #[pg_extern(immutable, strict, parallel_safe, name = "embed")]
+    fn embed_precision(text: TextArg, precision: &str) -> VectorOut<f32> {
+        let enc = model::encoder_with(model::parse_precision(precision));
+        // SAFETY: a non-null text datum (the function is strict).
+        let s = unsafe { model_text(&enc, text.0) };
+        let v = encode(&enc, &[s.as_str()])
+            .pop()
+            .expect("one embedding per text");
         VectorOut::new(&v)
     }
 
@@ -49,15 +74,36 @@ mod codevec {
     /// NULL embeddings. The result has the same length and order as the input.
     #[pg_extern(immutable, strict, parallel_safe)]
     fn embed_batch(texts: Array<'_, TextArg>) -> Vec<Option<VectorOut<f32>>> {
-        let enc = model::encoder();
+        embed_many(&model::encoder(), texts)
+    }
+
+    /// `embed_batch(text[])` at a chosen precision ('f32' or 'int8').
+    #[pg_extern(immutable, strict, parallel_safe, name = "embed_batch")]
+    fn embed_batch_precision(
+        texts: Array<'_, TextArg>,
+        precision: &str,
+    ) -> Vec<Option<VectorOut<f32>>> {
+        embed_many(
+            &model::encoder_with(model::parse_precision(precision)),
+            texts,
+        )
+    }
+
+    fn embed_many(enc: &Encoder, texts: Array<'_, TextArg>) -> Vec<Option<VectorOut<f32>>> {
         let owned: Vec<Option<String>> = texts
             .iter()
             // SAFETY: elements of a text[] are text datums; NULLs are None.
-            .map(|d| d.map(|d| unsafe { model_text(&enc, d.0) }))
+            .map(|d| d.map(|d| unsafe { model_text(enc, d.0) }))
             .collect();
         let present: Vec<&str> = owned.iter().flatten().map(String::as_str).collect();
-        let mut vecs = encode(&enc, &present).into_iter();
-        owned.iter().map(|t| t.as_ref().map(|_| VectorOut::new(&vecs.next().expect("one per text")))).collect()
+        let mut vecs = encode(enc, &present).into_iter();
+        owned
+            .iter()
+            .map(|t| {
+                t.as_ref()
+                    .map(|_| VectorOut::new(&vecs.next().expect("one per text")))
+            })
+            .collect()
     }
 
     /// Number of word pieces the model sees for a text (after truncation, with [CLS] and [SEP]).
@@ -69,9 +115,11 @@ mod codevec {
         enc.token_count(&s) as i32
     }
 
-    /// The encoder this backend uses, loading it if needed.
+    /// The encoder this backend uses for a precision, loading it if needed.
     #[pg_extern(volatile, parallel_safe)]
-    fn encoder_info() -> TableIterator<
+    fn encoder_info(
+        precision: default!(&str, "'f32'"),
+    ) -> TableIterator<
         'static,
         (
             name!(model, String),
@@ -87,7 +135,7 @@ mod codevec {
             name!(resident_mb, f64),
         ),
     > {
-        let row = model::with_loaded(|l| {
+        let row = model::with_loaded(model::parse_precision(precision), |l| {
             let i = l.encoder.info();
             (
                 i.model.to_string(),
@@ -107,4 +155,15 @@ mod codevec {
     }
 }
 
-extension_sql_file!("../../sql/encoder.sql", name = "encoder_sql", requires = [codevec::embed, codevec::embed_batch, codevec::token_count, codevec::encoder_info]);
+extension_sql_file!(
+    "../../sql/encoder.sql",
+    name = "encoder_sql",
+    requires = [
+        codevec::embed,
+        codevec::embed_precision,
+        codevec::embed_batch,
+        codevec::embed_batch_precision,
+        codevec::token_count,
+        codevec::encoder_info
+    ]
+);

@@ -17,7 +17,11 @@ const FIRST_SLICE: usize = 64 * 1024;
 pub struct TextArg(pub pg_sys::Datum);
 
 impl FromDatum for TextArg {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
         if is_null {
             None
         } else {
@@ -43,7 +47,10 @@ unsafe impl<'fcx> ArgAbi<'fcx> for TextArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
         // SAFETY: the functions taking TextArg are STRICT.
-        unsafe { arg.unbox_arg_using_from_datum().unwrap_or_else(|| panic!("argument {index} must not be null")) }
+        unsafe {
+            arg.unbox_arg_using_from_datum()
+                .unwrap_or_else(|| panic!("argument {index} must not be null"))
+        }
     }
 }
 
@@ -51,7 +58,8 @@ unsafe impl SqlTranslatable for TextArg {
     const TYPE_IDENT: &'static str = "codevec::TextArg";
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
     const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("text"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal("text")));
+    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+        Ok(ReturnsRef::One(SqlMappingRef::literal("text")));
 }
 
 /// The first `limit` bytes of a text datum (all of it for `None`) as UTF-8, clipped to a
@@ -67,9 +75,10 @@ unsafe fn prefix(datum: pg_sys::Datum, limit: Option<usize>) -> (String, bool) {
     unsafe {
         let total = pg_sys::toast_raw_datum_size(datum) - pg_sys::VARHDRSZ as usize;
         let (v, complete) = match limit {
-            Some(n) if n < total => {
-                (pg_sys::pg_detoast_datum_slice(datum.cast_mut_ptr(), 0, n as i32), false)
-            }
+            Some(n) if n < total => (
+                pg_sys::pg_detoast_datum_slice(datum.cast_mut_ptr(), 0, n as i32),
+                false,
+            ),
             _ => (pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr()), true),
         };
         let data = pgrx::vardata_any(v.cast()) as *const core::ffi::c_char;
@@ -81,7 +90,11 @@ unsafe fn prefix(datum: pg_sys::Datum, limit: Option<usize>) -> (String, bool) {
             std::slice::from_raw_parts(data.cast(), len as usize)
         } else {
             let conv = pg_sys::pg_server_to_any(data, len, pg_sys::pg_enc::PG_UTF8 as i32);
-            let n = if conv == data as *mut _ { len as usize } else { core::ffi::CStr::from_ptr(conv).to_bytes().len() };
+            let n = if conv == data as *mut _ {
+                len as usize
+            } else {
+                core::ffi::CStr::from_ptr(conv).to_bytes().len()
+            };
             std::slice::from_raw_parts(conv.cast(), n)
         };
         (String::from_utf8_lossy(bytes).into_owned(), complete)

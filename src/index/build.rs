@@ -9,7 +9,9 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use super::meta::{self, MetaData, META_BLOCK};
-use super::page::{self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, INVALID_BLOCK};
+use super::page::{
+    self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, INVALID_BLOCK,
+};
 use super::{check_max_dims, index_kind, read_vector, tid_pack, Elem};
 use crate::error::raise;
 
@@ -54,7 +56,9 @@ struct Collect {
 fn bytes_needed(rows: usize, dims: usize, lists: usize) -> usize {
     let words = dims.div_ceil(64);
     let sample = defaults::training_sample(lists, rows);
-    rows * (dims * 4 + 8) + rows * (words * 8 + 16 + 2 * dims + 24) + codevec_ivf::kmeans_memory_bytes(sample, dims, lists)
+    rows * (dims * 4 + 8)
+        + rows * (words * 8 + 16 + 2 * dims + 24)
+        + codevec_ivf::kmeans_memory_bytes(sample, dims, lists)
 }
 
 #[pg_guard]
@@ -118,7 +122,13 @@ pub unsafe extern "C-unwind" fn ambuild(
     let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
     // SAFETY: a child of the current (build) context, deleted below.
     let tmp_ctx = unsafe {
-        pg_sys::AllocSetContextCreateExtended(pg_sys::CurrentMemoryContext, c"ivf build tuple".as_ptr(), 0, 8 * 1024, 8 * 1024 * 1024)
+        pg_sys::AllocSetContextCreateExtended(
+            pg_sys::CurrentMemoryContext,
+            c"ivf build tuple".as_ptr(),
+            0,
+            8 * 1024,
+            8 * 1024 * 1024,
+        )
     };
     let mut st = Collect {
         elem,
@@ -136,7 +146,9 @@ pub unsafe extern "C-unwind" fn ambuild(
     // index expressions / predicate of partial indexes for us.
     let heap_tuples = unsafe {
         let am = (*heap).rd_tableam;
-        ((*am).index_build_range_scan.expect("table AM has index_build_range_scan"))(
+        ((*am)
+            .index_build_range_scan
+            .expect("table AM has index_build_range_scan"))(
             heap,
             index,
             info,
@@ -154,7 +166,11 @@ pub unsafe extern "C-unwind" fn ambuild(
     unsafe { pg_sys::MemoryContextDelete(tmp_ctx) };
     let rows = st.rows;
     let dims = st.dims;
-    let lists_wanted = if opt_lists > 0 { opt_lists as usize } else { defaults::lists_for_rows(rows) };
+    let lists_wanted = if opt_lists > 0 {
+        opt_lists as usize
+    } else {
+        defaults::lists_for_rows(rows)
+    };
     if st.over_budget || (rows > 0 && bytes_needed(rows, dims, lists_wanted.min(rows)) > budget) {
         let need = bytes_needed(rows, dims, lists_wanted.min(rows.max(1)));
         raise(
@@ -169,7 +185,18 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
     }
     // SAFETY: index is open and empty.
-    unsafe { build_pages(index, metric, elem, opt_lists, std::mem::take(&mut st.data), std::mem::take(&mut st.tids), dims, lists_wanted) };
+    unsafe {
+        build_pages(
+            index,
+            metric,
+            elem,
+            opt_lists,
+            std::mem::take(&mut st.data),
+            std::mem::take(&mut st.tids),
+            dims,
+            lists_wanted,
+        )
+    };
     let mut r = unsafe { PgBox::<pg_sys::IndexBuildResult>::alloc0() };
     r.heap_tuples = heap_tuples;
     r.index_tuples = rows as f64;
@@ -230,10 +257,13 @@ unsafe fn build_pages(
     // The hook runs on this (backend) thread only: report progress, stop on interrupts.
     let hook = |p: BuildProgress| -> ControlFlow<()> {
         match p {
-            BuildProgress::Assigned { .. } => progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ENCODE),
-            BuildProgress::Encoded { lists_done, lists } => {
-                progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, (rows * lists_done / lists.max(1)) as i64)
+            BuildProgress::Assigned { .. } => {
+                progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ENCODE)
             }
+            BuildProgress::Encoded { lists_done, lists } => progress(
+                pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE,
+                (rows * lists_done / lists.max(1)) as i64,
+            ),
             BuildProgress::KMeans(_) => {}
         }
         // SAFETY: reading the interrupt flags (volatile globals of this backend).
@@ -251,9 +281,19 @@ unsafe fn build_pages(
         Ok(i) => i,
         Err(BuildError::Cancelled) => {
             pg_sys::check_for_interrupts!();
-            raise(PgSqlErrorCode::ERRCODE_QUERY_CANCELED, "ivf index build cancelled", None, None)
+            raise(
+                PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+                "ivf index build cancelled",
+                None,
+                None,
+            )
         }
-        Err(BuildError::InvalidInput(s)) => raise(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("ivf index build: {s}"), None, None),
+        Err(BuildError::InvalidInput(s)) => raise(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("ivf index build: {s}"),
+            None,
+            None,
+        ),
     };
     pg_sys::check_for_interrupts!();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
@@ -263,7 +303,13 @@ unsafe fn build_pages(
 }
 
 /// Writes the pages of a trained in-memory index after the metapage.
-unsafe fn write_index(index: pg_sys::Relation, ivf: &IvfIndex, metric: Metric, elem: Elem, opt_lists: i32) {
+unsafe fn write_index(
+    index: pg_sys::Relation,
+    ivf: &IvfIndex,
+    metric: Metric,
+    elem: Elem,
+    opt_lists: i32,
+) {
     let model = ivf.model();
     let dims = model.dim();
     let mut floats = Vec::with_capacity(dims * (1 + model.nlists()));
@@ -298,7 +344,10 @@ unsafe fn write_index(index: pg_sys::Relation, ivf: &IvfIndex, metric: Metric, e
                         if vec_first == INVALID_BLOCK {
                             vec_first = blk;
                         }
-                        assert!(vec_last == INVALID_BLOCK || blk == vec_last + 1, "vector pages must be consecutive");
+                        assert!(
+                            vec_last == INVALID_BLOCK || blk == vec_last + 1,
+                            "vector pages must be consecutive"
+                        );
                         vec_last = blk;
                         let mut wal = Wal::start(index);
                         let p = wal.register(b, true);
@@ -332,7 +381,12 @@ unsafe fn write_index(index: pg_sys::Relation, ivf: &IvfIndex, metric: Metric, e
     let mut g = 0usize; // global vector index, matches the vector-page order above
     for list in ivf.lists() {
         let n = list.len();
-        let mut entry = DirEntry { head: INVALID_BLOCK, tail: INVALID_BLOCK, count: n as u32, reserved: 0 };
+        let mut entry = DirEntry {
+            head: INVALID_BLOCK,
+            tail: INVALID_BLOCK,
+            count: n as u32,
+            reserved: 0,
+        };
         let npages = n.div_ceil(cap);
         let mut prev: Option<(pg_sys::Buffer, Wal, pg_sys::Page)> = None;
         for pg_i in 0..npages {
@@ -414,7 +468,10 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         let mut wal = Wal::start(index);
         let p = wal.register(b, true);
         page::init_page(p, kind::META);
-        meta::write_meta_page(p, &MetaData::untrained(metric, elem, typmod_dims(index), opt));
+        meta::write_meta_page(
+            p,
+            &MetaData::untrained(metric, elem, typmod_dims(index), opt),
+        );
         wal.finish();
         page::release(b);
     }

@@ -40,7 +40,12 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         pg_sys::index_close(index, pg_sys::NoLock as i32);
         let lists = (m.lists as usize).max(1);
         let probes = gucs::IVF_PROBES.get();
-        let probes = if probes > 0 { probes as usize } else { defaults::nprobe_for_lists(lists) }.clamp(1, lists);
+        let probes = if probes > 0 {
+            probes as usize
+        } else {
+            defaults::nprobe_for_lists(lists)
+        }
+        .clamp(1, lists);
         let ratio = probes as f64 / lists as f64;
         let mut costs = pg_sys::GenericCosts::default();
         costs.numIndexTuples = ((*info).tuples * ratio).max(1.0);

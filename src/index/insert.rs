@@ -8,7 +8,9 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use super::meta::{self, MetaData, META_BLOCK};
-use super::page::{self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, INVALID_BLOCK};
+use super::page::{
+    self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, INVALID_BLOCK,
+};
 use super::{check_max_dims, dims_mismatch, read_vector, tid_pack};
 
 /// `aminsert`.
@@ -54,7 +56,11 @@ unsafe fn train_first(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut MetaD
     let dims = x.len();
     let mut c = x.to_vec();
     if m.metric().is_spherical() {
-        let n = c.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
+        let n = c
+            .iter()
+            .map(|v| (*v as f64) * (*v as f64))
+            .sum::<f64>()
+            .sqrt();
         if n > 0.0 {
             c.iter_mut().for_each(|v| *v = (*v as f64 / n) as f32);
         } else {
@@ -67,7 +73,15 @@ unsafe fn train_first(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut MetaD
     // SAFETY: we hold the metapage exclusively; these append new pages.
     let (cs, cp) = unsafe { meta::write_centroids(index, &floats) };
     let (ds, dp) = unsafe {
-        meta::write_directory(index, &[DirEntry { head: INVALID_BLOCK, tail: INVALID_BLOCK, count: 0, reserved: 0 }])
+        meta::write_directory(
+            index,
+            &[DirEntry {
+                head: INVALID_BLOCK,
+                tail: INVALID_BLOCK,
+                count: 0,
+                reserved: 0,
+            }],
+        )
     };
     m.dims = dims as u32;
     m.lists = 1;
@@ -85,7 +99,14 @@ unsafe fn train_first(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut MetaD
 }
 
 /// Appends one encoded vector. The caller holds the metapage buffer `mb` exclusively.
-pub unsafe fn insert_vector(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut MetaData, model: &IvfModel, x: &[f32], tid: u64) {
+pub unsafe fn insert_vector(
+    index: pg_sys::Relation,
+    mb: pg_sys::Buffer,
+    m: &mut MetaData,
+    model: &IvfModel,
+    x: &[f32],
+    tid: u64,
+) {
     let dims = m.dims as usize;
     let list = model.assign(x) as usize;
     let mut code = vec![0u64; model.code_words()];
@@ -108,7 +129,11 @@ pub unsafe fn insert_vector(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut
         }
         let (b, slot, fresh) = match target {
             Some(t) => t,
-            None => (page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM), 0, true),
+            None => (
+                page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM),
+                0,
+                true,
+            ),
         };
         let blk = pg_sys::BufferGetBlockNumber(b);
         let mut wal = Wal::start(index);

@@ -95,7 +95,10 @@ pub unsafe fn read_meta_page(page: pg_sys::Page) -> MetaData {
     if m.magic != MAGIC || m.version != VERSION {
         crate::error::raise(
             pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-            format!("ivf index has magic {:#x} version {}, expected {MAGIC:#x} version {VERSION}", m.magic, m.version),
+            format!(
+                "ivf index has magic {:#x} version {}, expected {MAGIC:#x} version {VERSION}",
+                m.magic, m.version
+            ),
             None,
             Some("REINDEX the index."),
         );
@@ -175,7 +178,11 @@ pub unsafe fn write_directory(index: pg_sys::Relation, entries: &[DirEntry]) -> 
             let mut wal = Wal::start(index);
             let p = wal.register(b, true);
             page::init_page(p, kind::DIR);
-            std::ptr::copy_nonoverlapping(chunk.as_ptr(), page::data(p) as *mut DirEntry, chunk.len());
+            std::ptr::copy_nonoverlapping(
+                chunk.as_ptr(),
+                page::data(p) as *mut DirEntry,
+                chunk.len(),
+            );
             (*page::special(p)).count = chunk.len() as u16;
             wal.finish();
             page::release(b);
@@ -235,7 +242,12 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
     assert!(m.lists > 0, "model of an untrained index");
     // SAFETY: rd_node is set for every open relation.
     let node = unsafe { (*index).rd_node };
-    let key = (node.dbNode.to_u32(), node.relNode.to_u32(), m.centroid_start, m.lists);
+    let key = (
+        node.dbNode.to_u32(),
+        node.relNode.to_u32(),
+        m.centroid_start,
+        m.lists,
+    );
     if let Some(mdl) = MODELS.with(|c| c.borrow().get(&key).cloned()) {
         return mdl;
     }
@@ -256,7 +268,10 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
     if floats.len() != total {
         crate::error::raise(
             pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-            format!("ivf index has {} centroid values, expected {total}", floats.len()),
+            format!(
+                "ivf index has {} centroid values, expected {total}",
+                floats.len()
+            ),
             None,
             Some("REINDEX the index."),
         );

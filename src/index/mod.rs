@@ -90,7 +90,9 @@ pub unsafe fn index_kind(index: pg_sys::Relation) -> (Metric, Elem) {
         } else {
             std::ffi::CStr::from_ptr(f).to_string_lossy().into_owned()
         };
-        let t = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typ)).to_string_lossy().into_owned();
+        let t = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typ))
+            .to_string_lossy()
+            .into_owned();
         (fname, t)
     };
     let metric = match fname.as_str() {
@@ -104,7 +106,11 @@ pub unsafe fn index_kind(index: pg_sys::Relation) -> (Metric, Elem) {
             Some("Use one of the operator classes embedding_l2_ops, embedding_cosine_ops, embedding_ip_ops or their halfembedding_* versions."),
         ),
     };
-    let elem = if tname.ends_with("halfembedding") { Elem::F16 } else { Elem::F32 };
+    let elem = if tname.ends_with("halfembedding") {
+        Elem::F16
+    } else {
+        Elem::F32
+    };
     (metric, elem)
 }
 
@@ -205,7 +211,8 @@ pgrx::impl_sql_translatable!(AmHandlerInternal, arg_only = "internal");
 #[pg_extern(sql = false)]
 fn ivf_amhandler(_internal: AmHandlerInternal) -> IndexAmHandler {
     // SAFETY: alloc_node returns a zeroed, palloc'd node of the right tag.
-    let mut am = unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
+    let mut am =
+        unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
     am.amstrategies = 0;
     am.amsupport = 1;
     am.amoptsprocnum = 0;

@@ -38,7 +38,10 @@ pub fn register() {
 
 /// `amoptions`: parse and validate `WITH (...)` (out-of-range values raise 22023).
 #[pg_guard]
-pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
+pub unsafe extern "C-unwind" fn amoptions(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+) -> *mut pg_sys::bytea {
     let tab = [pg_sys::relopt_parse_elt {
         optname: c"lists".as_ptr(),
         opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,

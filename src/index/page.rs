@@ -82,7 +82,11 @@ pub unsafe fn init_page(page: pg_sys::Page, kind: u16) {
         pg_sys::PageInit(page, BLCKSZ, SPECIAL_SIZE);
         let hdr = page as *mut pg_sys::PageHeaderData;
         (*hdr).pd_lower = (DATA_OFF + DATA_SIZE) as u16;
-        *special(page) = Special { next: INVALID_BLOCK, kind, count: 0 };
+        *special(page) = Special {
+            next: INVALID_BLOCK,
+            kind,
+            count: 0,
+        };
     }
 }
 
@@ -143,7 +147,13 @@ impl CodeLayout {
         let off_factors = records * 64 * words;
         let off_tids = off_factors + records * 128;
         let off_locs = off_tids + records * 64;
-        CodeLayout { words, records, off_factors, off_tids, off_locs }
+        CodeLayout {
+            words,
+            records,
+            off_factors,
+            off_tids,
+            off_locs,
+        }
     }
     /// Entries per page.
     pub fn capacity(&self) -> usize {
@@ -165,7 +175,10 @@ impl CodePage {
     /// (share lock to read, exclusive lock through [`Wal`] to write).
     pub unsafe fn new(page: pg_sys::Page, lay: CodeLayout) -> CodePage {
         // SAFETY: see the function's contract.
-        CodePage { data: unsafe { data(page) }, lay }
+        CodePage {
+            data: unsafe { data(page) },
+            lay,
+        }
     }
     /// Code blocks covering the first `n` entries.
     pub fn codes(&self, n: usize) -> &[u64] {
@@ -183,12 +196,19 @@ impl CodePage {
     pub fn factors(&self, n: usize) -> &[f32] {
         let len = n.div_ceil(8) * 32;
         // SAFETY: inside the factor region, 4-byte aligned.
-        unsafe { std::slice::from_raw_parts(self.data.add(self.lay.off_factors) as *const f32, len) }
+        unsafe {
+            std::slice::from_raw_parts(self.data.add(self.lay.off_factors) as *const f32, len)
+        }
     }
     /// Mutable factor region.
     pub fn factors_mut(&mut self) -> &mut [f32] {
         // SAFETY: the factor region is records × 32 f32.
-        unsafe { std::slice::from_raw_parts_mut(self.data.add(self.lay.off_factors) as *mut f32, self.lay.records * 32) }
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.data.add(self.lay.off_factors) as *mut f32,
+                self.lay.records * 32,
+            )
+        }
     }
     fn u64s(&self, off: usize) -> *mut u64 {
         // SAFETY: off is a region offset inside the data area.
@@ -207,7 +227,14 @@ impl CodePage {
         unsafe { *self.u64s(self.lay.off_locs).add(i) }
     }
     /// Writes entry `i`.
-    pub fn set(&mut self, i: usize, code: &[u64], f: &codevec_ivf::quant::rabitq::CodeFactors, tid: u64, loc: u64) {
+    pub fn set(
+        &mut self,
+        i: usize,
+        code: &[u64],
+        f: &codevec_ivf::quant::rabitq::CodeFactors,
+        tid: u64,
+        loc: u64,
+    ) {
         assert!(i < self.lay.capacity());
         let words = self.lay.words;
         codevec_ivf::quant::scan::write_code(self.codes_mut(), words, i, code);
@@ -221,7 +248,8 @@ impl CodePage {
     /// Copies entry `from` to position `to` (vacuum compaction).
     pub fn move_entry(&mut self, from: usize, to: usize) {
         let words = self.lay.words;
-        let code = codevec_ivf::quant::scan::read_code(self.codes(self.lay.capacity()), words, from);
+        let code =
+            codevec_ivf::quant::scan::read_code(self.codes(self.lay.capacity()), words, from);
         let f = codevec_ivf::quant::scan::read_factors(self.factors(self.lay.capacity()), from);
         let (tid, loc) = (self.tid(from), self.loc(from));
         self.set(to, &code, &f, tid, loc);
@@ -243,20 +271,34 @@ impl VecLayout {
     /// Layout for `dims` dimensions.
     pub fn new(dims: usize) -> VecLayout {
         let slot = (8 + 2 * dims).div_ceil(8) * 8;
-        VecLayout { dims, slot, per_page: (DATA_SIZE / slot).max(1) }
+        VecLayout {
+            dims,
+            slot,
+            per_page: (DATA_SIZE / slot).max(1),
+        }
     }
 
     /// Slot `i` of a vector page: factors and `f16` copy.
     ///
     /// # Safety
     /// `page` must be a locked vector page of this layout and `i < per_page`.
-    pub unsafe fn read<'a>(&self, page: pg_sys::Page, i: usize) -> (codevec_ivf::F16Factors, &'a [half::f16]) {
+    pub unsafe fn read<'a>(
+        &self,
+        page: pg_sys::Page,
+        i: usize,
+    ) -> (codevec_ivf::F16Factors, &'a [half::f16]) {
         assert!(i < self.per_page);
         // SAFETY: slot i lies inside the data area; f32/f16 alignment holds (slot is 8-aligned).
         unsafe {
             let p = data(page).add(i * self.slot);
-            let f = codevec_ivf::F16Factors { norm: *(p as *const f32), eps: *(p.add(4) as *const f32) };
-            (f, std::slice::from_raw_parts(p.add(8) as *const half::f16, self.dims))
+            let f = codevec_ivf::F16Factors {
+                norm: *(p as *const f32),
+                eps: *(p.add(4) as *const f32),
+            };
+            (
+                f,
+                std::slice::from_raw_parts(p.add(8) as *const half::f16, self.dims),
+            )
         }
     }
 
@@ -264,7 +306,13 @@ impl VecLayout {
     ///
     /// # Safety
     /// `page` must be a vector page registered with a [`Wal`] record, `i < per_page`.
-    pub unsafe fn write(&self, page: pg_sys::Page, i: usize, f: codevec_ivf::F16Factors, v: &[half::f16]) {
+    pub unsafe fn write(
+        &self,
+        page: pg_sys::Page,
+        i: usize,
+        f: codevec_ivf::F16Factors,
+        v: &[half::f16],
+    ) {
         assert!(i < self.per_page && v.len() == self.dims);
         // SAFETY: slot i lies inside the data area.
         unsafe {
@@ -301,7 +349,10 @@ impl Wal {
     /// `index` must be an open index relation.
     pub unsafe fn start(index: pg_sys::Relation) -> Wal {
         // SAFETY: GenericXLogStart allocates the state in the current memory context.
-        Wal { state: unsafe { pg_sys::GenericXLogStart(index) }, done: false }
+        Wal {
+            state: unsafe { pg_sys::GenericXLogStart(index) },
+            done: false,
+        }
     }
 
     /// Registers exclusively locked `buf` (at most 4 per record); `fresh` logs a full
@@ -310,7 +361,11 @@ impl Wal {
     /// # Safety
     /// `buf` must be pinned and exclusively locked until [`Wal::finish`] returns.
     pub unsafe fn register(&mut self, buf: pg_sys::Buffer, fresh: bool) -> pg_sys::Page {
-        let flags = if fresh { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
+        let flags = if fresh {
+            pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+        } else {
+            0
+        };
         // SAFETY: see the contract.
         unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, buf, flags) }
     }
@@ -341,7 +396,13 @@ impl Drop for Wal {
 pub unsafe fn read_buffer(index: pg_sys::Relation, blk: u32) -> pg_sys::Buffer {
     // SAFETY: see the contract.
     unsafe {
-        pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, blk, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut())
+        pg_sys::ReadBufferExtended(
+            index,
+            pg_sys::ForkNumber::MAIN_FORKNUM,
+            blk,
+            pg_sys::ReadBufferMode::RBM_NORMAL,
+            std::ptr::null_mut(),
+        )
     }
 }
 
@@ -354,7 +415,14 @@ pub unsafe fn lock_buffer(index: pg_sys::Relation, blk: u32, exclusive: bool) ->
     // SAFETY: see the contract.
     unsafe {
         let b = read_buffer(index, blk);
-        pg_sys::LockBuffer(b, if exclusive { pg_sys::BUFFER_LOCK_EXCLUSIVE as i32 } else { pg_sys::BUFFER_LOCK_SHARE as i32 });
+        pg_sys::LockBuffer(
+            b,
+            if exclusive {
+                pg_sys::BUFFER_LOCK_EXCLUSIVE as i32
+            } else {
+                pg_sys::BUFFER_LOCK_SHARE as i32
+            },
+        );
         b
     }
 }
@@ -373,11 +441,20 @@ pub unsafe fn release(buf: pg_sys::Buffer) {
 ///
 /// # Safety
 /// `index` must be open.
-pub unsafe fn new_buffer(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> pg_sys::Buffer {
+pub unsafe fn new_buffer(
+    index: pg_sys::Relation,
+    fork: pg_sys::ForkNumber::Type,
+) -> pg_sys::Buffer {
     // SAFETY: the extension lock serialises concurrent extenders; P_NEW appends a zeroed block.
     unsafe {
         pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
-        let b = pg_sys::ReadBufferExtended(index, fork, pg_sys::InvalidBlockNumber, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+        let b = pg_sys::ReadBufferExtended(
+            index,
+            fork,
+            pg_sys::InvalidBlockNumber,
+            pg_sys::ReadBufferMode::RBM_NORMAL,
+            std::ptr::null_mut(),
+        );
         pg_sys::LockBuffer(b, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
         pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
         b

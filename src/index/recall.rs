@@ -9,7 +9,12 @@ use pgrx::spi::SpiResult;
 use crate::error::raise;
 
 fn invalid(msg: String) -> ! {
-    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, msg, None, None)
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        msg,
+        None,
+        None,
+    )
 }
 
 /// Rows of a one-text-column query.
@@ -24,7 +29,14 @@ fn texts(sql: &str) -> Vec<String> {
         }
         Ok(v)
     });
-    r.unwrap_or_else(|e| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("index_recall: {e}"), None, None))
+    r.unwrap_or_else(|e| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("index_recall: {e}"),
+            None,
+            None,
+        )
+    })
 }
 
 fn one(sql: &str) -> Option<String> {
@@ -38,7 +50,9 @@ fn index_recall(index: pg_sys::Oid, k: i32, samples: i32) -> f64 {
         invalid(format!("k must be between 1 and 1000, got {k}"));
     }
     if !(1..=100_000).contains(&samples) {
-        invalid(format!("samples must be between 1 and 100000, got {samples}"));
+        invalid(format!(
+            "samples must be between 1 and 100000, got {samples}"
+        ));
     }
     let oid = index.to_u32();
     let am = one(&format!("SELECT am.amname::text FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.oid = {oid}"));
@@ -63,7 +77,9 @@ fn index_recall(index: pg_sys::Oid, k: i32, samples: i32) -> f64 {
     let table = q("i.indrelid::regclass::text").expect("table");
     let typ = q("format_type(a.atttypid, NULL)").expect("type");
     let opc = q("o.opcname::text").expect("opclass");
-    let pred = q("pg_get_expr(i.indpred, i.indrelid)").map(|p| format!("AND ({p})")).unwrap_or_default();
+    let pred = q("pg_get_expr(i.indpred, i.indrelid)")
+        .map(|p| format!("AND ({p})"))
+        .unwrap_or_default();
     let op = if opc.ends_with("l2_ops") {
         "<->"
     } else if opc.ends_with("cosine_ops") {
@@ -71,7 +87,8 @@ fn index_recall(index: pg_sys::Oid, k: i32, samples: i32) -> f64 {
     } else {
         "<#>"
     };
-    let saved_idx = one("SELECT current_setting('enable_indexscan')").unwrap_or_else(|| "on".into());
+    let saved_idx =
+        one("SELECT current_setting('enable_indexscan')").unwrap_or_else(|| "on".into());
     let saved_seq = one("SELECT current_setting('enable_seqscan')").unwrap_or_else(|| "on".into());
     let queries = texts(&format!(
         "SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL {pred} ORDER BY random() LIMIT {samples}"

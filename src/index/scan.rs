@@ -105,16 +105,22 @@ unsafe extern "C-unwind" fn free_state(arg: *mut std::ffi::c_void) {
 
 /// `ambeginscan`.
 #[pg_guard]
-pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32, norderbys: i32) -> pg_sys::IndexScanDesc {
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
     // SAFETY: standard scan descriptor; order-by value arrays allocated for the executor.
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
         let n = norderbys.max(1) as usize;
-        (*scan).xs_orderbyvals = pg_sys::palloc0(std::mem::size_of::<pg_sys::Datum>() * n) as *mut pg_sys::Datum;
+        (*scan).xs_orderbyvals =
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::Datum>() * n) as *mut pg_sys::Datum;
         (*scan).xs_orderbynulls = pg_sys::palloc0(std::mem::size_of::<bool>() * n) as *mut bool;
         let holder = pg_sys::palloc0(std::mem::size_of::<Holder>()) as *mut Holder;
         (*holder).0 = Box::into_raw(Box::new(ScanState::new()));
-        let cb = pg_sys::palloc0(std::mem::size_of::<pg_sys::MemoryContextCallback>()) as *mut pg_sys::MemoryContextCallback;
+        let cb = pg_sys::palloc0(std::mem::size_of::<pg_sys::MemoryContextCallback>())
+            as *mut pg_sys::MemoryContextCallback;
         (*cb).func = Some(free_state);
         (*cb).arg = holder as *mut std::ffi::c_void;
         pg_sys::MemoryContextRegisterResetCallback(pg_sys::CurrentMemoryContext, cb);
@@ -173,14 +179,30 @@ pub unsafe extern "C-unwind" fn amrescan(
         let model = meta::model(index, &m);
         model.prepare_query(&st.qbuf, &mut st.qs);
         st.qs.probe_order(usize::MAX, &mut st.order);
-        st.heads = meta::read_directory(index, &m).iter().map(|e| e.head).collect();
+        st.heads = meta::read_directory(index, &m)
+            .iter()
+            .map(|e| e.head)
+            .collect();
         let lists = m.lists as usize;
         let probes = gucs::IVF_PROBES.get();
-        st.nprobe = if probes > 0 { probes as usize } else { defaults::nprobe_for_lists(lists) }.clamp(1, lists);
+        st.nprobe = if probes > 0 {
+            probes as usize
+        } else {
+            defaults::nprobe_for_lists(lists)
+        }
+        .clamp(1, lists);
         let rr = gucs::IVF_RERANK.get();
-        st.rerank = if rr > 0 { rr as usize } else { defaults::rerank_for_k(10) };
+        st.rerank = if rr > 0 {
+            rr as usize
+        } else {
+            defaults::rerank_for_k(10)
+        };
         let mp = gucs::IVF_MAX_PROBES.get();
-        st.max_lists = if mp > 0 { (mp as usize).min(lists) } else { lists };
+        st.max_lists = if mp > 0 {
+            (mp as usize).min(lists)
+        } else {
+            lists
+        };
         st.nprobe = st.nprobe.min(st.max_lists);
         st.model = Some(model);
         st.finished = false;
@@ -189,7 +211,12 @@ pub unsafe extern "C-unwind" fn amrescan(
 
 /// Walks the code-page chain starting at `head`, calling `f(page view, entries)` with each
 /// page share-locked (one lock at a time).
-unsafe fn for_each_code_page(index: pg_sys::Relation, head: u32, lay: CodeLayout, mut f: impl FnMut(&CodePage, usize)) {
+unsafe fn for_each_code_page(
+    index: pg_sys::Relation,
+    head: u32,
+    lay: CodeLayout,
+    mut f: impl FnMut(&CodePage, usize),
+) {
     let mut blk = head;
     while blk != INVALID_BLOCK {
         // SAFETY: chain blocks exist; share lock while reading.
@@ -282,7 +309,8 @@ impl ScanState {
                 page::release(b);
             }
         }
-        self.ready.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        self.ready
+            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
     }
 
     /// Starts the next batch; false when every reachable entry was returned.
@@ -299,7 +327,11 @@ impl ScanState {
                 // SAFETY: index open.
                 unsafe {
                     for_each_code_page(index, self.heads[l], lay, |cp, n| {
-                        let mut sink = ReservoirSink { res: &mut res, arena: &mut arena, page: cp };
+                        let mut sink = ReservoirSink {
+                            res: &mut res,
+                            arena: &mut arena,
+                            page: cp,
+                        };
                         qs.scan_run(l, cp.codes(n), n, cp.factors(n), &mut sink);
                     })
                 };
@@ -345,7 +377,9 @@ impl ScanState {
             return false;
         }
         let take = self.rerank.min(self.pending.len());
-        let mut batch: Vec<Cand> = (0..take).filter_map(|_| self.pending.pop().map(|r| r.0)).collect();
+        let mut batch: Vec<Cand> = (0..take)
+            .filter_map(|_| self.pending.pop().map(|r| r.0))
+            .collect();
         self.batches += 1;
         // SAFETY: index open.
         unsafe { self.rerank(index, &mut batch) };
@@ -355,7 +389,10 @@ impl ScanState {
 
 /// `amgettuple`: the next TID with its lower bound.
 #[pg_guard]
-pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _dir: pg_sys::ScanDirection::Type,
+) -> bool {
     // SAFETY: scan is live and was rescanned.
     unsafe {
         let st = state(scan);

@@ -19,7 +19,11 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
 ) -> *mut pg_sys::IndexBulkDeleteResult {
     // SAFETY: info is valid for the call; stats is ours to allocate when NULL.
     unsafe {
-        let stats = if stats.is_null() { PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg() } else { stats };
+        let stats = if stats.is_null() {
+            PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg()
+        } else {
+            stats
+        };
         let index = (*info).index;
         let cb = callback.expect("bulk delete callback");
         let m = meta::read_meta(index);
@@ -104,14 +108,18 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             let s = PgBox::<pg_sys::IndexBulkDeleteResult>::alloc0().into_pg();
             let m = meta::read_meta(index);
             if m.lists > 0 {
-                let n: u64 = meta::read_directory(index, &m).iter().map(|e| e.count as u64).sum();
+                let n: u64 = meta::read_directory(index, &m)
+                    .iter()
+                    .map(|e| e.count as u64)
+                    .sum();
                 (*s).num_index_tuples = n as f64;
             }
             s
         } else {
             stats
         };
-        (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        (*stats).num_pages =
+            pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
         stats
     }
 }

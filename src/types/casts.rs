@@ -18,7 +18,10 @@ fn from_elements<E: Element>(it: impl Iterator<Item = Option<f64>>, typmod: i32)
             x.unwrap_or_else(|| {
                 raise(
                     PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                    format!("array must not contain nulls to be cast to {}", E::TYPE_NAME),
+                    format!(
+                        "array must not contain nulls to be cast to {}",
+                        E::TYPE_NAME
+                    ),
                     None,
                     None,
                 )
@@ -78,7 +81,11 @@ cast_functions!(halfembedding, f16);
 
 /// `embedding -> halfembedding`: an element beyond ±65504 is an error, not infinity.
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn embedding_to_halfembedding(v: VectorIn<'_, f32>, typmod: i32, _explicit: bool) -> VectorOut<f16> {
+fn embedding_to_halfembedding(
+    v: VectorIn<'_, f32>,
+    typmod: i32,
+    _explicit: bool,
+) -> VectorOut<f16> {
     check_typmod::<f16>(v.dims(), typmod);
     let h = convert_all::<f16>(v.as_slice().iter().map(|&x| x as f64)).or_raise();
     VectorOut::new(&h)
@@ -86,7 +93,11 @@ fn embedding_to_halfembedding(v: VectorIn<'_, f32>, typmod: i32, _explicit: bool
 
 /// `halfembedding -> embedding` (exact).
 #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-fn halfembedding_to_embedding(v: VectorIn<'_, f16>, typmod: i32, _explicit: bool) -> VectorOut<f32> {
+fn halfembedding_to_embedding(
+    v: VectorIn<'_, f16>,
+    typmod: i32,
+    _explicit: bool,
+) -> VectorOut<f32> {
     check_typmod::<f32>(v.dims(), typmod);
     let f: Vec<f32> = v.as_slice().iter().map(|x| x.to_f32()).collect();
     VectorOut::new(&f)

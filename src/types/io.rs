@@ -16,14 +16,22 @@ pub fn check_typmod<E: Element>(dims: usize, typmod: i32) {
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
             format!("expected {typmod} dimensions, not {dims}"),
             None,
-            Some(&format!("The column or cast is declared {}({typmod}).", E::TYPE_NAME)),
+            Some(&format!(
+                "The column or cast is declared {}({typmod}).",
+                E::TYPE_NAME
+            )),
         );
     }
 }
 
 fn input<E: Element>(s: &CStr, typmod: i32) -> VectorOut<E> {
     let s = s.to_str().unwrap_or_else(|_| {
-        raise(PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE, format!("invalid byte sequence in {} input", E::TYPE_NAME), None, None)
+        raise(
+            PgSqlErrorCode::ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+            format!("invalid byte sequence in {} input", E::TYPE_NAME),
+            None,
+            None,
+        )
     });
     let v = text::parse::<E>(s).or_raise();
     check_typmod::<E>(v.len(), typmod);
@@ -36,10 +44,13 @@ fn output<E: Element>(v: &VectorIn<'_, E>) -> CString {
 
 fn receive<E: Element>(mut buf: Internal, typmod: i32) -> VectorOut<E> {
     // SAFETY: Postgres passes a StringInfo for a type's receive function.
-    let si = unsafe { buf.get_mut::<pg_sys::StringInfoData>() }.expect("receive buffer is not null");
+    let si =
+        unsafe { buf.get_mut::<pg_sys::StringInfoData>() }.expect("receive buffer is not null");
     let (start, len) = (si.cursor as usize, si.len as usize);
     // SAFETY: `data` holds `len` bytes and cursor <= len (a StringInfo invariant).
-    let bytes = unsafe { std::slice::from_raw_parts((si.data as *const u8).add(start), len.saturating_sub(start)) };
+    let bytes = unsafe {
+        std::slice::from_raw_parts((si.data as *const u8).add(start), len.saturating_sub(start))
+    };
     let v = binary::decode::<E>(bytes).or_raise();
     si.cursor = si.len; // consumed everything
     check_typmod::<E>(v.len(), typmod);
@@ -48,28 +59,50 @@ fn receive<E: Element>(mut buf: Internal, typmod: i32) -> VectorOut<E> {
 
 fn typmod_in<E: Element>(list: Array<&CStr>) -> i32 {
     let bad = |msg: String| -> ! {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, msg, None, Some("Write the type as e.g. embedding(384)."))
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            msg,
+            None,
+            Some("Write the type as e.g. embedding(384)."),
+        )
     };
     if list.len() != 1 {
-        bad(format!("invalid type modifier: {} takes exactly one, the number of dimensions", E::TYPE_NAME));
+        bad(format!(
+            "invalid type modifier: {} takes exactly one, the number of dimensions",
+            E::TYPE_NAME
+        ));
     }
     let d: i64 = list
         .get(0)
         .flatten()
         .and_then(|c| c.to_str().ok())
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| bad("invalid type modifier: the number of dimensions must be an integer".into()));
+        .unwrap_or_else(|| {
+            bad("invalid type modifier: the number of dimensions must be an integer".into())
+        });
     if d < 1 {
-        bad(format!("dimensions for type {} must be at least 1", E::TYPE_NAME));
+        bad(format!(
+            "dimensions for type {} must be at least 1",
+            E::TYPE_NAME
+        ));
     }
     if d as usize > codevec_vector::MAX_DIM {
-        bad(format!("dimensions for type {} cannot exceed {}", E::TYPE_NAME, codevec_vector::MAX_DIM));
+        bad(format!(
+            "dimensions for type {} cannot exceed {}",
+            E::TYPE_NAME,
+            codevec_vector::MAX_DIM
+        ));
     }
     d as i32
 }
 
 fn typmod_out(typmod: i32) -> CString {
-    CString::new(if typmod < 0 { String::new() } else { format!("({typmod})") }).expect("no NUL")
+    CString::new(if typmod < 0 {
+        String::new()
+    } else {
+        format!("({typmod})")
+    })
+    .expect("no NUL")
 }
 
 macro_rules! io_functions {

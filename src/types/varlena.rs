@@ -77,14 +77,22 @@ impl<'a, E: Element> VectorIn<'a, E> {
         // compressed, external and short-header forms and returns a 4-byte-header copy
         // (or the original pointer when it already is one).
         let p = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *mut VectorHeader;
-        let v = VectorIn(NonNull::new(p).expect("detoasted datum is not null"), PhantomData);
+        let v = VectorIn(
+            NonNull::new(p).expect("detoasted datum is not null"),
+            PhantomData,
+        );
         v.validate();
         v
     }
 
     fn validate(&self) {
         // SAFETY: the pointer is a detoasted varlena with at least a 4-byte header.
-        let (size, dim) = unsafe { (pgrx::varsize(self.0.as_ptr().cast()), (*self.0.as_ptr()).dim as usize) };
+        let (size, dim) = unsafe {
+            (
+                pgrx::varsize(self.0.as_ptr().cast()),
+                (*self.0.as_ptr()).dim as usize,
+            )
+        };
         if size < HEADER_SIZE || size != datum_size::<E>(dim) || dim == 0 {
             raise(
                 PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
@@ -134,7 +142,11 @@ unsafe impl<E: Element> BoxRet for VectorOut<E> {
 }
 
 impl<'a, E: Element> FromDatum for VectorIn<'a, E> {
-    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _typoid: pg_sys::Oid) -> Option<Self> {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _typoid: pg_sys::Oid,
+    ) -> Option<Self> {
         if is_null {
             None
         } else {
@@ -148,7 +160,10 @@ unsafe impl<'fcx, E: Element> ArgAbi<'fcx> for VectorIn<'fcx, E> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
         // SAFETY: all functions taking vectors are STRICT, so the argument is not null.
-        unsafe { arg.unbox_arg_using_from_datum().unwrap_or_else(|| panic!("argument {index} must not be null")) }
+        unsafe {
+            arg.unbox_arg_using_from_datum()
+                .unwrap_or_else(|| panic!("argument {index} must not be null"))
+        }
     }
 }
 
@@ -159,18 +174,21 @@ macro_rules! sql_type {
         unsafe impl SqlTranslatable for VectorOut<$elem> {
             const TYPE_IDENT: &'static str = concat!("codevec::", $name);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($name));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal($name));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
         }
         unsafe impl<'a> SqlTranslatable for VectorIn<'a, $elem> {
             const TYPE_IDENT: &'static str = concat!("codevec::", $name);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal($name));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal($name));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
         }
     };
 }
 
 sql_type!(f32, "embedding");
 sql_type!(half::f16, "halfembedding");
-

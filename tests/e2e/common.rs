@@ -8,19 +8,25 @@ pub fn client() -> Client {
     let host = std::env::var("CODEVEC_PGHOST").expect("CODEVEC_PGHOST is set by scripts/test.sh");
     let port = std::env::var("CODEVEC_PGPORT").expect("CODEVEC_PGPORT is set by scripts/test.sh");
     let db = std::env::var("CODEVEC_PGDATABASE").unwrap_or_else(|_| "codevec_e2e".into());
-    let mut c = Client::connect(&format!("host={host} port={port} user=postgres dbname={db}"), NoTls)
-        .expect("connect to the test cluster");
+    let mut c = Client::connect(
+        &format!("host={host} port={port} user=postgres dbname={db}"),
+        NoTls,
+    )
+    .expect("connect to the test cluster");
     // Tests run on parallel threads: serialise CREATE EXTENSION with an advisory lock taken in
     // its own round trip (one multi-statement query would be one transaction).
     c.batch_execute("SELECT pg_advisory_lock(4242)").unwrap();
-    c.batch_execute("CREATE EXTENSION IF NOT EXISTS codevec").unwrap();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS codevec")
+        .unwrap();
     c.batch_execute("SELECT pg_advisory_unlock(4242)").unwrap();
     c
 }
 
 /// The SQLSTATE of a failed query.
 pub fn sqlstate(e: &postgres::Error) -> String {
-    e.as_db_error().map(|d| d.code().code().to_string()).unwrap_or_else(|| format!("not a db error: {e}"))
+    e.as_db_error()
+        .map(|d| d.code().code().to_string())
+        .unwrap_or_else(|| format!("not a db error: {e}"))
 }
 
 /// Deterministic pseudo-random f32s in [-scale, scale).
@@ -44,7 +50,11 @@ impl Rng {
 pub struct RawParam(pub Vec<u8>);
 
 impl ToSql for RawParam {
-    fn to_sql(&self, _ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         out.extend_from_slice(&self.0);
         Ok(IsNull::No)
     }
@@ -58,7 +68,10 @@ impl ToSql for RawParam {
 pub struct RawValue(pub Vec<u8>);
 
 impl<'a> postgres::types::FromSql<'a> for RawValue {
-    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(
+        _ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(RawValue(raw.to_vec()))
     }
     fn accepts(_ty: &Type) -> bool {

@@ -11,7 +11,10 @@ fn shared_data() -> std::path::PathBuf {
 }
 
 fn parse_vec(s: &str) -> Vec<f64> {
-    s.trim_matches(|c| c == '[' || c == ']').split(',').map(|x| x.parse().unwrap()).collect()
+    s.trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect()
 }
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
@@ -24,25 +27,48 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
 #[test]
 fn sql_embeddings_match_the_reference_encoder() {
     let path = shared_data().join("minilm-reference.json");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-            .unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap();
     let rows = json["rows"].as_array().expect("rows");
     assert!(rows.len() >= 40);
     let mut c = client();
     let mut worst = 1.0f64;
     for r in rows {
         let text = r["text"].as_str().unwrap();
-        let want: Vec<f64> = r["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-        let row = c.query_one("SELECT codevec.embed($1)::text, codevec.token_count($1)", &[&text]).unwrap();
+        let want: Vec<f64> = r["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let row = c
+            .query_one(
+                "SELECT codevec.embed($1)::text, codevec.token_count($1)",
+                &[&text],
+            )
+            .unwrap();
         let got = parse_vec(&row.get::<_, String>(0));
         assert_eq!(got.len(), 384);
         let cos = cosine(&got, &want);
         worst = worst.min(cos);
-        assert!(cos >= 0.9999, "cosine {cos} for {:?}", &text[..text.len().min(60)]);
-        assert_eq!(row.get::<_, i32>(1) as i64, r["token_count"].as_i64().unwrap(), "token count of {:?}", &text[..text.len().min(60)]);
+        assert!(
+            cos >= 0.9999,
+            "cosine {cos} for {:?}",
+            &text[..text.len().min(60)]
+        );
+        assert_eq!(
+            row.get::<_, i32>(1) as i64,
+            r["token_count"].as_i64().unwrap(),
+            "token count of {:?}",
+            &text[..text.len().min(60)]
+        );
     }
-    println!("min cosine to reference over {} texts: {worst:.7}", rows.len());
+    println!(
+        "min cosine to reference over {} texts: {worst:.7}",
+        rows.len()
+    );
 }
 
 #[test]
@@ -57,15 +83,24 @@ fn statement_timeout_interrupts_a_long_batch_within_a_second() {
     assert_eq!(sqlstate(&e), "57014", "{e}");
     assert!(secs < 2.5, "cancelled after {secs:.2} s (timeout 1 s)");
     c.batch_execute("RESET statement_timeout").unwrap();
-    let d: i32 = c.query_one("SELECT dims(codevec.embed('still works'))", &[]).unwrap().get(0);
+    let d: i32 = c
+        .query_one("SELECT dims(codevec.embed('still works'))", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(d, 384);
 }
 
 #[test]
 fn ten_megabytes_of_text_is_truncated_quickly() {
     let mut c = client();
-    c.batch_execute("CREATE TEMP TABLE big AS SELECT repeat('tokenize this long line please ', 350000) AS t").unwrap();
-    let len: i32 = c.query_one("SELECT length(t) FROM big", &[]).unwrap().get(0);
+    c.batch_execute(
+        "CREATE TEMP TABLE big AS SELECT repeat('tokenize this long line please ', 350000) AS t",
+    )
+    .unwrap();
+    let len: i32 = c
+        .query_one("SELECT length(t) FROM big", &[])
+        .unwrap()
+        .get(0);
     assert!(len > 10_000_000);
     let t = Instant::now();
     let row = c.query_one("SELECT codevec.token_count(t), codevec.embed(t) = codevec.embed(left(t, 5000)) FROM big", &[]).unwrap();
@@ -81,7 +116,9 @@ fn many_backends_loading_the_model_at_once_agree() {
         .map(|_| {
             std::thread::spawn(|| {
                 let mut c = client();
-                c.query_one("SELECT codevec.embed('concurrent first load')::text", &[]).unwrap().get::<_, String>(0)
+                c.query_one("SELECT codevec.embed('concurrent first load')::text", &[])
+                    .unwrap()
+                    .get::<_, String>(0)
             })
         })
         .collect();
@@ -92,14 +129,25 @@ fn many_backends_loading_the_model_at_once_agree() {
 #[test]
 fn text_in_a_latin1_database_is_converted_to_utf8() {
     let mut c = client();
-    let utf8: String = c.query_one("SELECT codevec.embed('café naïve')::text", &[]).unwrap().get(0);
-    c.batch_execute("DROP DATABASE IF EXISTS codevec_latin1").unwrap();
+    let utf8: String = c
+        .query_one("SELECT codevec.embed('café naïve')::text", &[])
+        .unwrap()
+        .get(0);
+    c.batch_execute("DROP DATABASE IF EXISTS codevec_latin1")
+        .unwrap();
     c.batch_execute("CREATE DATABASE codevec_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0").unwrap();
     let host = std::env::var("CODEVEC_PGHOST").unwrap();
     let port = std::env::var("CODEVEC_PGPORT").unwrap();
-    let mut l = postgres::Client::connect(&format!("host={host} port={port} user=postgres dbname=codevec_latin1"), postgres::NoTls).unwrap();
+    let mut l = postgres::Client::connect(
+        &format!("host={host} port={port} user=postgres dbname=codevec_latin1"),
+        postgres::NoTls,
+    )
+    .unwrap();
     l.batch_execute("CREATE EXTENSION codevec").unwrap();
-    let latin: String = l.query_one("SELECT codevec.embed('café naïve')::text", &[]).unwrap().get(0);
+    let latin: String = l
+        .query_one("SELECT codevec.embed('café naïve')::text", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(latin, utf8);
     drop(l);
     c.batch_execute("DROP DATABASE codevec_latin1").unwrap();
@@ -111,7 +159,11 @@ fn corrupt_model_files_give_a_clear_error_naming_the_path() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("config.json"), b"{ not json").unwrap();
     std::fs::write(dir.join("tokenizer.json"), b"{}").unwrap();
-    std::fs::write(dir.join("model.safetensors"), b"\x08\x00\x00\x00\x00\x00\x00\x00{}").unwrap();
+    std::fs::write(
+        dir.join("model.safetensors"),
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{}",
+    )
+    .unwrap();
     for f in ["", "config.json", "tokenizer.json", "model.safetensors"] {
         let p = dir.join(f);
         let mut perm = std::fs::metadata(&p).unwrap().permissions();
@@ -120,13 +172,25 @@ fn corrupt_model_files_give_a_clear_error_naming_the_path() {
         std::fs::set_permissions(&p, perm).unwrap();
     }
     let mut c = client();
-    c.batch_execute(&format!("SET codevec.model_dir = '{}'", dir.display())).unwrap();
-    let e = c.query_one("SELECT codevec.embed('x')", &[]).expect_err("corrupt model");
-    let msg = e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default();
+    c.batch_execute(&format!("SET codevec.model_dir = '{}'", dir.display()))
+        .unwrap();
+    let e = c
+        .query_one("SELECT codevec.embed('x')", &[])
+        .expect_err("corrupt model");
+    let msg = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_default();
     assert!(msg.contains(&dir.display().to_string()), "{msg}");
-    assert!(["XX001", "58P01", "58030"].contains(&sqlstate(&e).as_str()), "{e}");
+    assert!(
+        ["XX001", "58P01", "58030"].contains(&sqlstate(&e).as_str()),
+        "{e}"
+    );
     c.batch_execute("RESET codevec.model_dir").unwrap();
-    let d: i32 = c.query_one("SELECT dims(codevec.embed('x'))", &[]).unwrap().get(0);
+    let d: i32 = c
+        .query_one("SELECT dims(codevec.embed('x'))", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(d, 384);
     std::fs::remove_dir_all(&dir).ok();
 }

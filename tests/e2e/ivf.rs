@@ -9,7 +9,9 @@ use postgres::Client;
 /// `n` clustered points: `clusters` random centres in [-1, 1)^dim plus noise of `spread`.
 pub fn clustered(seed: u64, n: usize, dim: usize, clusters: usize, spread: f32) -> Vec<Vec<f32>> {
     let mut r = Rng(seed | 1);
-    let centres: Vec<Vec<f32>> = (0..clusters).map(|_| (0..dim).map(|_| r.f32(1.0)).collect()).collect();
+    let centres: Vec<Vec<f32>> = (0..clusters)
+        .map(|_| (0..dim).map(|_| r.f32(1.0)).collect())
+        .collect();
     (0..n)
         .map(|i| {
             let c = &centres[(r.next_u64() as usize + i) % clusters];
@@ -36,26 +38,51 @@ pub fn insert_rows(c: &mut Client, table: &str, first: usize, rows: &[Vec<f32>])
                 format!("({id}, {}, '{}')", id % 50, lit(v))
             })
             .collect();
-        c.batch_execute(&format!("INSERT INTO {table} (id, tag, v) VALUES {}", values.join(","))).unwrap();
+        c.batch_execute(&format!(
+            "INSERT INTO {table} (id, tag, v) VALUES {}",
+            values.join(",")
+        ))
+        .unwrap();
     }
 }
 
 /// Top-`k` `(id, distance)` by `op`, through the index (`true`) or an exact scan.
-pub fn topk(c: &mut Client, table: &str, op: &str, typ: &str, q: &[f32], k: usize, index: bool, filter: &str) -> Vec<(i32, f64)> {
+pub fn topk(
+    c: &mut Client,
+    table: &str,
+    op: &str,
+    typ: &str,
+    q: &[f32],
+    k: usize,
+    index: bool,
+    filter: &str,
+) -> Vec<(i32, f64)> {
     let mut tx = c.transaction().unwrap();
     if index {
-        tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off").unwrap();
+        tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
+            .unwrap();
     } else {
-        tx.batch_execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off").unwrap();
+        tx.batch_execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
+            .unwrap();
     }
     let sql = format!(
         "SELECT id, (v {op} '{q}'::{typ})::float8 FROM {table} {filter} ORDER BY v {op} '{q}'::{typ} LIMIT {k}",
         q = lit(q)
     );
-    let plan: Vec<String> = tx.query(&format!("EXPLAIN (COSTS OFF) {sql}"), &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    let plan: Vec<String> = tx
+        .query(&format!("EXPLAIN (COSTS OFF) {sql}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let uses_index = plan.iter().any(|l| l.contains("Index Scan"));
     assert_eq!(uses_index, index, "plan {plan:?}");
-    let rows = tx.query(&sql, &[]).unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
+    let rows = tx
+        .query(&sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     tx.commit().unwrap();
     rows
 }
@@ -64,16 +91,27 @@ pub fn topk(c: &mut Client, table: &str, op: &str, typ: &str, q: &[f32], k: usiz
 pub fn recall(c: &mut Client, table: &str, op: &str, queries: &[Vec<f32>], k: usize) -> f64 {
     let mut sum = 0.0;
     for q in queries {
-        let exact: std::collections::HashSet<i32> = topk(c, table, op, "embedding", q, k, false, "").iter().map(|r| r.0).collect();
+        let exact: std::collections::HashSet<i32> =
+            topk(c, table, op, "embedding", q, k, false, "")
+                .iter()
+                .map(|r| r.0)
+                .collect();
         let got = topk(c, table, op, "embedding", q, k, true, "");
-        assert!(got.windows(2).all(|w| w[0].1 <= w[1].1), "index results out of order: {got:?}");
-        sum += got.iter().filter(|r| exact.contains(&r.0)).count() as f64 / exact.len().max(1) as f64;
+        assert!(
+            got.windows(2).all(|w| w[0].1 <= w[1].1),
+            "index results out of order: {got:?}"
+        );
+        sum +=
+            got.iter().filter(|r| exact.contains(&r.0)).count() as f64 / exact.len().max(1) as f64;
     }
     sum / queries.len() as f64
 }
 
 fn setup(c: &mut Client, table: &str, typ: &str) {
-    c.batch_execute(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int PRIMARY KEY, tag int, v {typ})")).unwrap();
+    c.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id int PRIMARY KEY, tag int, v {typ})"
+    ))
+    .unwrap();
 }
 
 #[test]
@@ -83,23 +121,45 @@ fn ivf_recall_after_build_insert_and_vacuum() {
     setup(&mut c, t, "embedding(32)");
     let data = clustered(11, 8000, 32, 40, 0.35);
     insert_rows(&mut c, t, 0, &data[..4000]);
-    c.batch_execute(&format!("CREATE INDEX {t}_idx ON {t} USING ivf (v embedding_l2_ops)")).unwrap();
+    c.batch_execute(&format!(
+        "CREATE INDEX {t}_idx ON {t} USING ivf (v embedding_l2_ops)"
+    ))
+    .unwrap();
     let queries = clustered(99, 40, 32, 40, 0.35);
     let r1 = recall(&mut c, t, "<->", &queries, 10);
     assert!(r1 >= 0.95, "recall after build {r1}");
     insert_rows(&mut c, t, 4000, &data[4000..]);
     let r2 = recall(&mut c, t, "<->", &queries, 10);
     assert!(r2 >= 0.95, "recall after inserting as many rows again {r2}");
-    c.batch_execute(&format!("DELETE FROM {t} WHERE id % 2 = 0")).unwrap();
+    c.batch_execute(&format!("DELETE FROM {t} WHERE id % 2 = 0"))
+        .unwrap();
     c.batch_execute(&format!("VACUUM {t}")).unwrap();
     let r3 = recall(&mut c, t, "<->", &queries, 10);
     assert!(r3 >= 0.95, "recall after deleting half + VACUUM {r3}");
     // vacuum removed the dead entries: an unbounded index scan returns exactly the live rows
-    let n: i64 = c.query_one(&format!("SELECT count(*) FROM {t}"), &[]).unwrap().get(0);
-    let all = topk(&mut c, t, "<->", "embedding", &queries[0], 100_000, true, "");
+    let n: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+        .unwrap()
+        .get(0);
+    let all = topk(
+        &mut c,
+        t,
+        "<->",
+        "embedding",
+        &queries[0],
+        100_000,
+        true,
+        "",
+    );
     assert_eq!(all.len() as i64, n);
     // the recall self-check agrees
-    let sc: f64 = c.query_one(&format!("SELECT codevec.index_recall('{t}_idx', 10, 30)"), &[]).unwrap().get(0);
+    let sc: f64 = c
+        .query_one(
+            &format!("SELECT codevec.index_recall('{t}_idx', 10, 30)"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert!(sc >= 0.9, "index_recall {sc}");
 }
 
@@ -113,10 +173,14 @@ fn ivf_exact_order_and_distances_all_metrics_and_types() {
             let mut data = clustered(5, 1500, 16, 12, 0.5);
             data[7] = vec![0.0; 16]; // a zero vector (cosine distance 1 to everything)
             insert_rows(&mut c, &t, 0, &data);
-            c.batch_execute(&format!("CREATE INDEX ON {t} USING ivf (v {typ}_{ops}) WITH (lists = 12)")).unwrap();
+            c.batch_execute(&format!(
+                "CREATE INDEX ON {t} USING ivf (v {typ}_{ops}) WITH (lists = 12)"
+            ))
+            .unwrap();
             // probe everything: the index must then return exactly the exact scan's rows, in
             // order, with exact distances (the executor rechecks the lower bounds)
-            c.batch_execute("SET codevec.probes = 12; SET codevec.rerank = 2000").unwrap();
+            c.batch_execute("SET codevec.probes = 12; SET codevec.rerank = 2000")
+                .unwrap();
             for q in clustered(77, 5, 16, 12, 0.5) {
                 let exact = topk(&mut c, &t, op, typ, &q, 100, false, "");
                 let got = topk(&mut c, &t, op, typ, &q, 100, true, "");
@@ -124,7 +188,8 @@ fn ivf_exact_order_and_distances_all_metrics_and_types() {
                 let gd: Vec<f64> = got.iter().map(|r| r.1).collect();
                 assert_eq!(gd, ed, "{typ} {ops}: distances differ");
             }
-            c.batch_execute("RESET codevec.probes; RESET codevec.rerank").unwrap();
+            c.batch_execute("RESET codevec.probes; RESET codevec.rerank")
+                .unwrap();
         }
     }
 }
@@ -136,22 +201,46 @@ fn ivf_filtered_limit_is_complete() {
     setup(&mut c, t, "embedding(24)");
     let data = clustered(21, 6000, 24, 30, 0.3);
     insert_rows(&mut c, t, 0, &data);
-    c.batch_execute(&format!("CREATE INDEX ON {t} USING ivf (v embedding_l2_ops)")).unwrap();
+    c.batch_execute(&format!(
+        "CREATE INDEX ON {t} USING ivf (v embedding_l2_ops)"
+    ))
+    .unwrap();
     for probes in ["0", "1"] {
-        c.batch_execute(&format!("SET codevec.probes = {probes}")).unwrap();
+        c.batch_execute(&format!("SET codevec.probes = {probes}"))
+            .unwrap();
         for q in clustered(31, 5, 24, 30, 0.3) {
             // tag = 7 keeps 2% of the rows, 120 of them
             let got = topk(&mut c, t, "<->", "embedding", &q, 10, true, "WHERE tag = 7");
-            assert_eq!(got.len(), 10, "filtered LIMIT 10 returned {} rows at probes {probes}", got.len());
-            let got = topk(&mut c, t, "<->", "embedding", &q, 200, true, "WHERE tag = 7");
+            assert_eq!(
+                got.len(),
+                10,
+                "filtered LIMIT 10 returned {} rows at probes {probes}",
+                got.len()
+            );
+            let got = topk(
+                &mut c,
+                t,
+                "<->",
+                "embedding",
+                &q,
+                200,
+                true,
+                "WHERE tag = 7",
+            );
             assert_eq!(got.len(), 120, "every matching row is reachable");
         }
     }
     // codevec.max_probes bounds the continuation
-    c.batch_execute("SET codevec.probes = 1; SET codevec.max_probes = 1").unwrap();
+    c.batch_execute("SET codevec.probes = 1; SET codevec.max_probes = 1")
+        .unwrap();
     let got = topk(&mut c, t, "<->", "embedding", &data[0], 100_000, true, "");
-    assert!(got.len() < 6000 && !got.is_empty(), "max_probes = 1 read one list: {}", got.len());
-    c.batch_execute("RESET codevec.probes; RESET codevec.max_probes").unwrap();
+    assert!(
+        got.len() < 6000 && !got.is_empty(),
+        "max_probes = 1 read one list: {}",
+        got.len()
+    );
+    c.batch_execute("RESET codevec.probes; RESET codevec.max_probes")
+        .unwrap();
 }
 
 #[test]
@@ -162,14 +251,20 @@ fn ivf_cursor_without_limit_returns_every_row_once() {
     insert_rows(&mut c, t, 0, &clustered(3, 3000, 8, 10, 0.4));
     c.batch_execute(&format!("INSERT INTO {t} VALUES (-1, 0, NULL); CREATE INDEX ON {t} USING ivf (v embedding_cosine_ops)")).unwrap();
     let mut tx = c.transaction().unwrap();
-    tx.batch_execute(&format!("DECLARE cur CURSOR FOR SELECT id FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'")).unwrap();
+    tx.batch_execute(&format!(
+        "DECLARE cur CURSOR FOR SELECT id FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'"
+    ))
+    .unwrap();
     let plan: Vec<String> = tx
         .query(&format!("EXPLAIN (COSTS OFF) DECLARE x CURSOR FOR SELECT id FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'"), &[])
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(plan.iter().any(|l| l.contains("Index Scan")), "cursor plan {plan:?}");
+    assert!(
+        plan.iter().any(|l| l.contains("Index Scan")),
+        "cursor plan {plan:?}"
+    );
     let mut seen = std::collections::HashSet::new();
     loop {
         let rows = tx.query("FETCH 100 FROM cur", &[]).unwrap();
@@ -189,8 +284,20 @@ fn ivf_empty_index_then_inserts_and_reindex() {
     let mut c = client();
     let t = "ivf_e2e_empty";
     setup(&mut c, t, "embedding");
-    c.batch_execute(&format!("CREATE INDEX {t}_idx ON {t} USING ivf (v embedding_ip_ops)")).unwrap();
-    let none = topk(&mut c, t, "<#>", "embedding", &[1.0, 2.0, 3.0, 4.0], 5, true, "");
+    c.batch_execute(&format!(
+        "CREATE INDEX {t}_idx ON {t} USING ivf (v embedding_ip_ops)"
+    ))
+    .unwrap();
+    let none = topk(
+        &mut c,
+        t,
+        "<#>",
+        "embedding",
+        &[1.0, 2.0, 3.0, 4.0],
+        5,
+        true,
+        "",
+    );
     assert!(none.is_empty());
     let data = clustered(8, 2000, 4, 8, 0.5);
     insert_rows(&mut c, t, 0, &data);
@@ -199,25 +306,42 @@ fn ivf_empty_index_then_inserts_and_reindex() {
     for q in clustered(9, 5, 4, 8, 0.5) {
         let e = topk(&mut c, t, "<#>", "embedding", &q, 20, false, "");
         let g = topk(&mut c, t, "<#>", "embedding", &q, 20, true, "");
-        assert_eq!(g.iter().map(|r| r.1).collect::<Vec<_>>(), e.iter().map(|r| r.1).collect::<Vec<_>>());
+        assert_eq!(
+            g.iter().map(|r| r.1).collect::<Vec<_>>(),
+            e.iter().map(|r| r.1).collect::<Vec<_>>()
+        );
     }
     c.batch_execute("RESET codevec.rerank").unwrap();
     // mixed dimensions are refused with 22000
-    let err = c.batch_execute(&format!("INSERT INTO {t} VALUES (99999, 0, '[1,2,3]')")).unwrap_err();
+    let err = c
+        .batch_execute(&format!("INSERT INTO {t} VALUES (99999, 0, '[1,2,3]')"))
+        .unwrap_err();
     assert_eq!(crate::common::sqlstate(&err), "22000");
     // REINDEX trains round(sqrt(2000)) = 45 lists; results still good
     c.batch_execute(&format!("REINDEX INDEX {t}_idx")).unwrap();
-    let size: i64 = c.query_one(&format!("SELECT pg_relation_size('{t}_idx')"), &[]).unwrap().get(0);
+    let size: i64 = c
+        .query_one(&format!("SELECT pg_relation_size('{t}_idx')"), &[])
+        .unwrap()
+        .get(0);
     assert!(size > 8192 * 10);
     let q = clustered(9, 20, 4, 8, 0.5);
     let mut hits = 0.0;
     for q in &q {
-        let e: std::collections::HashSet<i32> = topk(&mut c, t, "<#>", "embedding", q, 10, false, "").iter().map(|r| r.0).collect();
+        let e: std::collections::HashSet<i32> =
+            topk(&mut c, t, "<#>", "embedding", q, 10, false, "")
+                .iter()
+                .map(|r| r.0)
+                .collect();
         let g = topk(&mut c, t, "<#>", "embedding", q, 10, true, "");
         hits += g.iter().filter(|r| e.contains(&r.0)).count() as f64 / 10.0;
     }
-    assert!(hits / q.len() as f64 >= 0.9, "recall after REINDEX {}", hits / q.len() as f64);
-    c.batch_execute(&format!("REINDEX INDEX CONCURRENTLY {t}_idx")).unwrap();
+    assert!(
+        hits / q.len() as f64 >= 0.9,
+        "recall after REINDEX {}",
+        hits / q.len() as f64
+    );
+    c.batch_execute(&format!("REINDEX INDEX CONCURRENTLY {t}_idx"))
+        .unwrap();
 }
 
 #[test]
@@ -226,7 +350,10 @@ fn ivf_concurrent_inserts_while_scanning() {
     let t = "ivf_e2e_conc";
     setup(&mut c, t, "embedding(16)");
     insert_rows(&mut c, t, 0, &clustered(41, 2000, 16, 10, 0.4));
-    c.batch_execute(&format!("CREATE INDEX ON {t} USING ivf (v embedding_l2_ops) WITH (lists = 10)")).unwrap();
+    c.batch_execute(&format!(
+        "CREATE INDEX ON {t} USING ivf (v embedding_l2_ops) WITH (lists = 10)"
+    ))
+    .unwrap();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut handles = vec![];
     for w in 0..3usize {
@@ -235,7 +362,8 @@ fn ivf_concurrent_inserts_while_scanning() {
             let data = clustered(100 + w as u64, 1500, 16, 10, 0.4);
             for (i, v) in data.iter().enumerate() {
                 let id = 10_000 + w * 10_000 + i;
-                c.batch_execute(&format!("INSERT INTO {t} VALUES ({id}, 0, '{}')", lit(v))).unwrap();
+                c.batch_execute(&format!("INSERT INTO {t} VALUES ({id}, 0, '{}')", lit(v)))
+                    .unwrap();
             }
         }));
     }
@@ -263,10 +391,17 @@ fn ivf_concurrent_inserts_while_scanning() {
     for s in scanners {
         assert!(s.join().unwrap() > 0);
     }
-    let n: i64 = c.query_one(&format!("SELECT count(*) FROM {t}"), &[]).unwrap().get(0);
+    let n: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {t}"), &[])
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2000 + 3 * 1500);
     let all = topk(&mut c, t, "<->", "embedding", &[0.0; 16], 100_000, true, "");
-    assert_eq!(all.len() as i64, n, "every inserted row is reachable through the index");
+    assert_eq!(
+        all.len() as i64,
+        n,
+        "every inserted row is reachable through the index"
+    );
 }
 
 #[test]
@@ -278,16 +413,27 @@ fn ivf_build_is_cancelled_by_statement_timeout() {
          FROM generate_series(1, 40000) i",
     )
     .unwrap();
-    c.batch_execute("SET maintenance_work_mem = '512MB'; SET statement_timeout = '500ms'").unwrap();
+    c.batch_execute("SET maintenance_work_mem = '512MB'; SET statement_timeout = '500ms'")
+        .unwrap();
     let t = std::time::Instant::now();
     let e = c
         .batch_execute("CREATE INDEX ivf_cancel_idx ON ivf_cancel USING ivf (v embedding_l2_ops) WITH (lists = 2000)")
         .expect_err("k-means over 40,000 x 384 with 2,000 lists takes far longer than 500 ms");
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(crate::common::sqlstate(&e), "57014", "{e}");
-    assert!(secs < 3.0, "build cancelled after {secs:.2} s (timeout 0.5 s)");
-    c.batch_execute("RESET statement_timeout; RESET maintenance_work_mem").unwrap();
-    let n: i64 = c.query_one("SELECT count(*) FROM pg_class WHERE relname = 'ivf_cancel_idx'", &[]).unwrap().get(0);
+    assert!(
+        secs < 3.0,
+        "build cancelled after {secs:.2} s (timeout 0.5 s)"
+    );
+    c.batch_execute("RESET statement_timeout; RESET maintenance_work_mem")
+        .unwrap();
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname = 'ivf_cancel_idx'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0, "no index left behind");
     c.batch_execute("DROP TABLE ivf_cancel").unwrap();
 }

@@ -14,13 +14,19 @@ use postgres::{Client, NoTls};
 
 fn bindir() -> PathBuf {
     let pg_config = std::env::var("PG_CONFIG").unwrap_or_else(|_| "pg_config".into());
-    let out = Command::new(&pg_config).arg("--bindir").output().expect("run pg_config");
+    let out = Command::new(&pg_config)
+        .arg("--bindir")
+        .output()
+        .expect("run pg_config");
     assert!(out.status.success(), "pg_config --bindir failed");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 fn base_port() -> u16 {
-    std::env::var("CODEVEC_IVF_TEST_PORT_BASE").ok().and_then(|p| p.parse().ok()).unwrap_or(56170)
+    std::env::var("CODEVEC_IVF_TEST_PORT_BASE")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(56170)
 }
 
 /// Runs a server binary as `postgres` when we are root.
@@ -28,7 +34,13 @@ fn as_pg(bin: &str, args: &[&str]) -> std::process::Output {
     let exe = bindir().join(bin);
     let is_root = unsafe_uid() == 0;
     let out = if is_root {
-        Command::new("runuser").arg("-u").arg("postgres").arg("--").arg(&exe).args(args).output()
+        Command::new("runuser")
+            .arg("-u")
+            .arg("postgres")
+            .arg("--")
+            .arg(&exe)
+            .args(args)
+            .output()
     } else {
         Command::new(&exe).args(args).output()
     }
@@ -38,7 +50,11 @@ fn as_pg(bin: &str, args: &[&str]) -> std::process::Output {
 
 fn unsafe_uid() -> u32 {
     let out = Command::new("id").arg("-u").output().expect("id -u");
-    String::from_utf8(out.stdout).unwrap().trim().parse().unwrap()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// A private cluster in `dir`, stopped (immediately) on drop.
@@ -54,8 +70,25 @@ impl Cluster {
         std::fs::create_dir_all(&dir).unwrap();
         chown_pg(&dir);
         let data = dir.join("data");
-        let out = as_pg("initdb", &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres", "--locale=C.UTF-8", "-E", "UTF8"]);
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let out = as_pg(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--locale=C.UTF-8",
+                "-E",
+                "UTF8",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let c = Cluster { dir, port };
         c.start();
         c
@@ -69,9 +102,25 @@ impl Cluster {
         let data = dir.join("data");
         let out = as_pg(
             "pg_basebackup",
-            &["-h", primary.dir.to_str().unwrap(), "-p", &primary.port.to_string(), "-U", "postgres", "-D", data.to_str().unwrap(), "-R", "-X", "stream"],
+            &[
+                "-h",
+                primary.dir.to_str().unwrap(),
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                data.to_str().unwrap(),
+                "-R",
+                "-X",
+                "stream",
+            ],
         );
-        assert!(out.status.success(), "pg_basebackup: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_basebackup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let c = Cluster { dir, port };
         c.start();
         c
@@ -80,12 +129,32 @@ impl Cluster {
     fn start(&self) {
         // autovacuum off: these tests VACUUM explicitly, and a background vacuum on the primary
         // would keep generating WAL while the standby is compared with it.
-        let opts = format!("-p {} -k {} -c listen_addresses='' -c shared_buffers=64MB -c autovacuum=off", self.port, self.dir.display());
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses='' -c shared_buffers=64MB -c autovacuum=off",
+            self.port,
+            self.dir.display()
+        );
         let out = as_pg(
             "pg_ctl",
-            &["-D", self.dir.join("data").to_str().unwrap(), "-l", self.dir.join("log").to_str().unwrap(), "-w", "-t", "120", "-o", &opts, "start"],
+            &[
+                "-D",
+                self.dir.join("data").to_str().unwrap(),
+                "-l",
+                self.dir.join("log").to_str().unwrap(),
+                "-w",
+                "-t",
+                "120",
+                "-o",
+                &opts,
+                "start",
+            ],
         );
-        assert!(out.status.success(), "pg_ctl start: {} {}", String::from_utf8_lossy(&out.stderr), self.log());
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {} {}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
     }
 
     fn log(&self) -> String {
@@ -93,12 +162,21 @@ impl Cluster {
     }
 
     fn client(&self) -> Client {
-        Client::connect(&format!("host={} port={} user=postgres dbname=postgres", self.dir.display(), self.port), NoTls).expect("connect")
+        Client::connect(
+            &format!(
+                "host={} port={} user=postgres dbname=postgres",
+                self.dir.display(),
+                self.port
+            ),
+            NoTls,
+        )
+        .expect("connect")
     }
 
     /// kill -9 the postmaster and every child it started (a crash: no shutdown checkpoint).
     fn crash(&self) {
-        let pidfile = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).expect("postmaster.pid");
+        let pidfile =
+            std::fs::read_to_string(self.dir.join("data/postmaster.pid")).expect("postmaster.pid");
         let pm: u32 = pidfile.lines().next().unwrap().trim().parse().unwrap();
         let children = children_of(pm);
         let mut all = vec![pm];
@@ -108,7 +186,10 @@ impl Cluster {
         }
         // wait until they are gone
         for _ in 0..100 {
-            if all.iter().all(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            if all
+                .iter()
+                .all(|p| !Path::new(&format!("/proc/{p}")).exists())
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -118,14 +199,28 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = as_pg("pg_ctl", &["-D", self.dir.join("data").to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+        let _ = as_pg(
+            "pg_ctl",
+            &[
+                "-D",
+                self.dir.join("data").to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn chown_pg(dir: &Path) {
     if unsafe_uid() == 0 {
-        let st = Command::new("chown").arg("postgres:postgres").arg(dir).status().unwrap();
+        let st = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(dir)
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 }
@@ -133,11 +228,17 @@ fn chown_pg(dir: &Path) {
 fn children_of(pid: u32) -> Vec<u32> {
     let mut out = vec![];
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
             // pid (comm) state ppid ...
             if let Some(rest) = stat.rsplit(')').next() {
-                let ppid: u32 = rest.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let ppid: u32 = rest
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 if ppid == pid {
                     out.push(p);
                 }
@@ -151,12 +252,19 @@ fn children_of(pid: u32) -> Vec<u32> {
 fn index_top(c: &mut Client, q: &[f32], exact: bool) -> Vec<i32> {
     let mut tx = c.transaction().unwrap();
     if exact {
-        tx.batch_execute("SET LOCAL enable_indexscan = off").unwrap();
+        tx.batch_execute("SET LOCAL enable_indexscan = off")
+            .unwrap();
     } else {
         tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL codevec.probes = 32768; SET LOCAL codevec.rerank = 100000").unwrap();
     }
     let rows = tx
-        .query(&format!("SELECT id FROM items ORDER BY v <-> '{}' , id LIMIT 10", lit(q)), &[])
+        .query(
+            &format!(
+                "SELECT id FROM items ORDER BY v <-> '{}' , id LIMIT 10",
+                lit(q)
+            ),
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
@@ -168,12 +276,19 @@ fn index_top(c: &mut Client, q: &[f32], exact: bool) -> Vec<i32> {
 fn distances(c: &mut Client, q: &[f32], exact: bool) -> Vec<f64> {
     let mut tx = c.transaction().unwrap();
     if exact {
-        tx.batch_execute("SET LOCAL enable_indexscan = off").unwrap();
+        tx.batch_execute("SET LOCAL enable_indexscan = off")
+            .unwrap();
     } else {
         tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; SET LOCAL codevec.probes = 32768; SET LOCAL codevec.rerank = 100000").unwrap();
     }
     let rows = tx
-        .query(&format!("SELECT (v <-> '{q}')::float8 FROM items ORDER BY v <-> '{q}' LIMIT 10", q = lit(q)), &[])
+        .query(
+            &format!(
+                "SELECT (v <-> '{q}')::float8 FROM items ORDER BY v <-> '{q}' LIMIT 10",
+                q = lit(q)
+            ),
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
@@ -187,10 +302,18 @@ fn ivf_crash_recovery_replays_the_index() {
     let port = base_port();
     let pg = Cluster::fresh("crash", port);
     let mut c = pg.client();
-    c.batch_execute("CREATE EXTENSION codevec; CREATE TABLE items (id int PRIMARY KEY, v embedding(16))").unwrap();
+    c.batch_execute(
+        "CREATE EXTENSION codevec; CREATE TABLE items (id int PRIMARY KEY, v embedding(16))",
+    )
+    .unwrap();
     let data = clustered(61, 20_000, 16, 20, 0.4);
-    let values: Vec<String> = data[..2000].iter().enumerate().map(|(i, v)| format!("({i}, '{}')", lit(v))).collect();
-    c.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(","))).unwrap();
+    let values: Vec<String> = data[..2000]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("({i}, '{}')", lit(v)))
+        .collect();
+    c.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(",")))
+        .unwrap();
     c.batch_execute("CREATE INDEX items_idx ON items USING ivf (v embedding_l2_ops) WITH (lists = 20); CHECKPOINT").unwrap();
     // inserts in small committed transactions until the crash
     let committed = Arc::new(AtomicUsize::new(2000));
@@ -198,14 +321,22 @@ fn ivf_crash_recovery_replays_the_index() {
     let h = {
         let committed = committed.clone();
         let stop = stop.clone();
-        let conn = format!("host={} port={} user=postgres dbname=postgres", pg.dir.display(), port);
+        let conn = format!(
+            "host={} port={} user=postgres dbname=postgres",
+            pg.dir.display(),
+            port
+        );
         let data = data.clone();
         std::thread::spawn(move || {
             let mut c = Client::connect(&conn, NoTls).unwrap();
             let mut i = 2000;
             while i + 10 <= data.len() && !stop.load(Ordering::Relaxed) {
-                let vals: Vec<String> = (i..i + 10).map(|j| format!("({j}, '{}')", lit(&data[j]))).collect();
-                if c.batch_execute(&format!("INSERT INTO items VALUES {}", vals.join(","))).is_err() {
+                let vals: Vec<String> = (i..i + 10)
+                    .map(|j| format!("({j}, '{}')", lit(&data[j])))
+                    .collect();
+                if c.batch_execute(&format!("INSERT INTO items VALUES {}", vals.join(",")))
+                    .is_err()
+                {
                     return;
                 }
                 i += 10;
@@ -215,39 +346,67 @@ fn ivf_crash_recovery_replays_the_index() {
     };
     std::thread::sleep(Duration::from_millis(1500));
     let before = committed.load(Ordering::SeqCst);
-    assert!(before > 2100, "inserts were running before the crash ({before})");
+    assert!(
+        before > 2100,
+        "inserts were running before the crash ({before})"
+    );
     drop(c);
     pg.crash();
     stop.store(true, Ordering::Relaxed);
     let _ = h.join();
     let acked = committed.load(Ordering::SeqCst);
     pg.start();
-    assert!(pg.log().contains("database system was interrupted") || pg.log().contains("redo starts"), "crash recovery ran");
+    assert!(
+        pg.log().contains("database system was interrupted") || pg.log().contains("redo starts"),
+        "crash recovery ran"
+    );
     let mut c = pg.client();
-    let n: i64 = c.query_one("SELECT count(*) FROM items", &[]).unwrap().get(0);
-    assert!(n as usize >= acked, "every acknowledged insert survived ({n} < {acked})");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM items", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        n as usize >= acked,
+        "every acknowledged insert survived ({n} < {acked})"
+    );
     // the index answers exactly like an exact scan over the committed rows
     for q in clustered(62, 20, 16, 20, 0.4) {
         assert_eq!(distances(&mut c, &q, false), distances(&mut c, &q, true));
     }
     // every row is in the index exactly once
     let mut tx = c.transaction().unwrap();
-    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off").unwrap();
-    let rows = tx.query("SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'", &[]).unwrap();
+    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
+        .unwrap();
+    let rows = tx
+        .query(
+            "SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'",
+            &[],
+        )
+        .unwrap();
     let ids: std::collections::HashSet<i32> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(rows.len() as i64, n);
     assert_eq!(ids.len() as i64, n);
     tx.commit().unwrap();
     // and it keeps working: inserts after recovery
-    c.batch_execute("INSERT INTO items VALUES (2000000, '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]')").unwrap();
+    c.batch_execute("INSERT INTO items VALUES (2000000, '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]')")
+        .unwrap();
     assert_eq!(index_top(&mut c, &[1.0; 16], false)[0], 2000000);
 }
 
 /// Waits until the standby has replayed everything the primary has written so far.
 fn wait_for_replay(p: &mut Client, s: &mut Client) {
-    let lsn: String = p.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
+    let lsn: String = p
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .unwrap()
+        .get(0);
     for _ in 0..600 {
-        let ok: bool = s.query_one(&format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"), &[]).unwrap().get(0);
+        let ok: bool = s
+            .query_one(
+                &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
         if ok {
             return;
         }
@@ -261,30 +420,65 @@ fn ivf_replica_answers_like_the_primary() {
     let port = base_port() + 1;
     let primary = Cluster::fresh("primary", port);
     let mut p = primary.client();
-    p.batch_execute("CREATE EXTENSION codevec; CREATE TABLE items (id int PRIMARY KEY, v embedding(16))").unwrap();
+    p.batch_execute(
+        "CREATE EXTENSION codevec; CREATE TABLE items (id int PRIMARY KEY, v embedding(16))",
+    )
+    .unwrap();
     let data = clustered(71, 6000, 16, 20, 0.4);
-    let values: Vec<String> = data[..3000].iter().enumerate().map(|(i, v)| format!("({i}, '{}')", lit(v))).collect();
-    p.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(","))).unwrap();
-    p.batch_execute("CREATE INDEX items_idx ON items USING ivf (v embedding_l2_ops)").unwrap();
+    let values: Vec<String> = data[..3000]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("({i}, '{}')", lit(v)))
+        .collect();
+    p.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(",")))
+        .unwrap();
+    p.batch_execute("CREATE INDEX items_idx ON items USING ivf (v embedding_l2_ops)")
+        .unwrap();
     let standby = Cluster::standby_of(&primary, "standby", port + 1);
     // changes after the base backup arrive through streaming replication
-    let values: Vec<String> = data[3000..].iter().enumerate().map(|(i, v)| format!("({}, '{}')", 3000 + i, lit(v))).collect();
-    p.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(","))).unwrap();
-    p.batch_execute("DELETE FROM items WHERE id % 3 = 0").unwrap();
+    let values: Vec<String> = data[3000..]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("({}, '{}')", 3000 + i, lit(v)))
+        .collect();
+    p.batch_execute(&format!("INSERT INTO items VALUES {}", values.join(",")))
+        .unwrap();
+    p.batch_execute("DELETE FROM items WHERE id % 3 = 0")
+        .unwrap();
     p.batch_execute("VACUUM items").unwrap();
     let mut s = standby.client();
     wait_for_replay(&mut p, &mut s);
-    let in_recovery: bool = s.query_one("SELECT pg_is_in_recovery()", &[]).unwrap().get(0);
+    let in_recovery: bool = s
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .unwrap()
+        .get(0);
     assert!(in_recovery);
     // same answers at default settings (approximate) and with every list probed (exact)
     for q in clustered(72, 30, 16, 20, 0.4) {
         let sql = format!("SELECT id FROM items ORDER BY v <-> '{}' LIMIT 10", lit(&q));
-        let a: Vec<i32> = p.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect();
-        let b: Vec<i32> = s.query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect();
+        let a: Vec<i32> = p
+            .query(&sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let b: Vec<i32> = s
+            .query(&sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         assert_eq!(a, b, "primary and standby differ for {}", lit(&q));
-        let (standby_index, primary_exact) = (distances(&mut s, &q, false), distances(&mut p, &q, true));
-        let lsns: String = p.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
-        let replayed: String = s.query_one("SELECT pg_last_wal_replay_lsn()::text", &[]).unwrap().get(0);
+        let (standby_index, primary_exact) =
+            (distances(&mut s, &q, false), distances(&mut p, &q, true));
+        let lsns: String = p
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .unwrap()
+            .get(0);
+        let replayed: String = s
+            .query_one("SELECT pg_last_wal_replay_lsn()::text", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(
             standby_index, primary_exact,
             "standby index (all lists) vs primary exact scan for {} (primary at {lsns}, standby replayed {replayed})",
@@ -297,5 +491,9 @@ fn ivf_replica_answers_like_the_primary() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert!(plan.iter().any(|l| l.contains("Index Scan using items_idx")), "{plan:?}");
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("Index Scan using items_idx")),
+        "{plan:?}"
+    );
 }

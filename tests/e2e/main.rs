@@ -3,7 +3,7 @@
 
 mod common;
 mod encoder;
-mod types_binary;
-mod types_robustness;
 mod ivf;
 mod ivf_cluster;
+mod types_binary;
+mod types_robustness;

@@ -88,11 +88,16 @@ fn copy_binary_10000_rows_round_trips_bit_exact() {
                     _ => rng.f32(10.0),
                 })
                 .collect();
-            let h: Vec<half::f16> = v.iter().map(|&x| half::f16::from_f32(x.clamp(-65504.0, 65504.0))).collect();
+            let h: Vec<half::f16> = v
+                .iter()
+                .map(|&x| half::f16::from_f32(x.clamp(-65504.0, 65504.0)))
+                .collect();
             (i as i64, encode_f32(&v), encode_f16(&h))
         })
         .collect();
-    let mut w = c.copy_in("COPY e2e_copy (id, v, h) FROM STDIN (FORMAT binary)").unwrap();
+    let mut w = c
+        .copy_in("COPY e2e_copy (id, v, h) FROM STDIN (FORMAT binary)")
+        .unwrap();
     w.write_all(&copy_stream(&rows)).unwrap();
     assert_eq!(w.finish().unwrap(), ROWS as u64);
 
@@ -121,14 +126,25 @@ fn binary_parameters_and_results() {
     let mut c = client();
     let v = [1.5f32, -2.0, 0.1];
     let row = c
-        .query_one("SELECT $1::embedding::text, $1::embedding <-> '[0,0,0]', $1::embedding", &[&RawParam(encode_f32(&v))])
+        .query_one(
+            "SELECT $1::embedding::text, $1::embedding <-> '[0,0,0]', $1::embedding",
+            &[&RawParam(encode_f32(&v))],
+        )
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "[1.5,-2,0.1]");
     let d: f64 = row.get(1);
     assert!((d - (1.5f64 * 1.5 + 4.0 + 0.1f32 as f64 * 0.1f32 as f64).sqrt()).abs() < 1e-6);
     assert_eq!(row.get::<_, RawValue>(2).0, encode_f32(&v));
-    let h: Vec<half::f16> = [0.1f32, 65504.0].iter().map(|&x| half::f16::from_f32(x)).collect();
-    let row = c.query_one("SELECT $1::halfembedding::text, $1::halfembedding", &[&RawParam(encode_f16(&h))]).unwrap();
+    let h: Vec<half::f16> = [0.1f32, 65504.0]
+        .iter()
+        .map(|&x| half::f16::from_f32(x))
+        .collect();
+    let row = c
+        .query_one(
+            "SELECT $1::halfembedding::text, $1::halfembedding",
+            &[&RawParam(encode_f16(&h))],
+        )
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), "[0.1,65504]");
     assert_eq!(row.get::<_, RawValue>(1).0, encode_f16(&h));
 }

@@ -31,7 +31,9 @@ pub fn to_text(v: &[f32]) -> String {
 
 /// COPY (id, v) rows into `table` in text format; the column's type parses the text.
 pub fn copy_text(c: &mut Client, table: &str, vectors: &[Vec<f32>]) {
-    let mut w = c.copy_in(&format!("COPY {table} (id, v) FROM STDIN")).expect("copy in");
+    let mut w = c
+        .copy_in(&format!("COPY {table} (id, v) FROM STDIN"))
+        .expect("copy in");
     let mut buf = Vec::with_capacity(1 << 20);
     for (i, v) in vectors.iter().enumerate() {
         writeln!(buf, "{i}\t{}", to_text(v)).unwrap();

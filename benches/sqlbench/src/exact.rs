@@ -6,7 +6,13 @@ use std::time::Instant;
 
 const DIMS: usize = 384;
 
-fn time_queries(c: &mut postgres::Client, table: &str, ty: &str, op: &str, queries: &[Vec<f32>]) -> f64 {
+fn time_queries(
+    c: &mut postgres::Client,
+    table: &str,
+    ty: &str,
+    op: &str,
+    queries: &[Vec<f32>],
+) -> f64 {
     let sql = format!("SELECT id FROM {table} ORDER BY v {op} $1::text::{ty} LIMIT 10");
     let stmt = c.prepare(&sql).unwrap();
     c.query(&stmt, &[&to_text(&queries[0])]).unwrap(); // warm the cache
@@ -21,13 +27,15 @@ fn time_queries(c: &mut postgres::Client, table: &str, ty: &str, op: &str, queri
 /// Load `rows` vectors into codevec (and pgvector when present) tables and time queries.
 pub fn run(rows: usize, nq: usize) {
     let mut c = client();
-    c.batch_execute("CREATE EXTENSION IF NOT EXISTS codevec").unwrap();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS codevec")
+        .unwrap();
     let data = unit_vectors(rows, DIMS, 42);
     let queries = unit_vectors(nq, DIMS, 4242);
     let mut tables = vec![("bench_emb", "embedding"), ("bench_half", "halfembedding")];
     let pgv = pgvector_available(&mut c);
     if pgv {
-        c.batch_execute("CREATE EXTENSION IF NOT EXISTS vector").unwrap();
+        c.batch_execute("CREATE EXTENSION IF NOT EXISTS vector")
+            .unwrap();
         tables.push(("bench_pgvector", "vector"));
     }
     for (table, ty) in &tables {
@@ -35,18 +43,29 @@ pub fn run(rows: usize, nq: usize) {
         copy_text(&mut c, table, &data);
         c.batch_execute(&format!("VACUUM ANALYZE {table}")).unwrap();
     }
-    c.batch_execute("SET max_parallel_workers_per_gather = 0").unwrap();
+    c.batch_execute("SET max_parallel_workers_per_gather = 0")
+        .unwrap();
     println!("exact ORDER BY v <op> q LIMIT 10 over {rows} rows of {DIMS}-d, one client, no parallel workers, {nq} queries each");
     println!("| type | op | ms/query | queries/s | vs embedding <=> |");
     println!("|---|---|---:|---:|---:|");
     let mut base = 0.0;
     for (table, ty) in &tables {
         for op in ["<=>", "<->", "<#>"] {
-            let ms = time_queries(&mut c, table, if *ty == "vector" { "vector" } else { ty }, op, &queries);
+            let ms = time_queries(
+                &mut c,
+                table,
+                if *ty == "vector" { "vector" } else { ty },
+                op,
+                &queries,
+            );
             if *table == "bench_emb" && op == "<=>" {
                 base = ms;
             }
-            println!("| {ty} | {op} | {ms:.1} | {:.1} | {:.2}x |", 1000.0 / ms, base / ms);
+            println!(
+                "| {ty} | {op} | {ms:.1} | {:.1} | {:.2}x |",
+                1000.0 / ms,
+                base / ms
+            );
         }
     }
     if !pgv {

@@ -34,7 +34,11 @@ fn load(dir: &PathBuf) -> Ann {
 
 /// recall@10 and queries/s of `ORDER BY v <=> q LIMIT 10` over `queries` (one client).
 fn measure(c: &mut Client, table: &str, ty: &str, ann: &Ann, nq: usize) -> (f64, f64) {
-    let stmt = c.prepare(&format!("SELECT id FROM {table} ORDER BY v <=> $1::text::{ty} LIMIT 10")).unwrap();
+    let stmt = c
+        .prepare(&format!(
+            "SELECT id FROM {table} ORDER BY v <=> $1::text::{ty} LIMIT 10"
+        ))
+        .unwrap();
     let texts: Vec<String> = ann.queries[..nq].iter().map(|q| to_text(q)).collect();
     // warm-up: the same queries once (page cache, buffers), untimed
     for q in texts.iter().take(100) {
@@ -45,14 +49,20 @@ fn measure(c: &mut Client, table: &str, ty: &str, ann: &Ann, nq: usize) -> (f64,
     for (i, q) in texts.iter().enumerate() {
         let rows = c.query(&stmt, &[q]).unwrap();
         let gt: HashSet<i32> = ann.gt[i][..10].iter().copied().collect();
-        hits += rows.iter().filter(|r| gt.contains(&r.get::<_, i32>(0))).count();
+        hits += rows
+            .iter()
+            .filter(|r| gt.contains(&r.get::<_, i32>(0)))
+            .count();
     }
     let secs = t.elapsed().as_secs_f64();
     (hits as f64 / (10 * nq) as f64, nq as f64 / secs)
 }
 
 fn size_mib(c: &mut Client, rel: &str) -> f64 {
-    let b: i64 = c.query_one(&format!("SELECT pg_relation_size('{rel}')"), &[]).unwrap().get(0);
+    let b: i64 = c
+        .query_one(&format!("SELECT pg_relation_size('{rel}')"), &[])
+        .unwrap()
+        .get(0);
     b as f64 / (1 << 20) as f64
 }
 
@@ -73,7 +83,10 @@ fn insert_rate(c: &mut Client, ty: &str, index_sql: Option<&str>) -> f64 {
     if let Some(s) = index_sql {
         c.batch_execute(&s.replace("{t}", "ann_ins")).unwrap();
     }
-    let secs = timed(c, &format!("INSERT INTO ann_ins SELECT id, v::text::{ty} FROM ann_docs WHERE id >= 40000"));
+    let secs = timed(
+        c,
+        &format!("INSERT INTO ann_ins SELECT id, v::text::{ty} FROM ann_docs WHERE id >= 40000"),
+    );
     c.batch_execute("DROP TABLE ann_ins").unwrap();
     10_000.0 / secs
 }
@@ -100,22 +113,41 @@ pub fn run(dir: PathBuf) {
     let ins_none = insert_rate(&mut c, "embedding", None);
     println!("| exact scan (no index) | – | {table_mib:.0} (table) | {ins_none:.0} | {exact_nq} queries | {r:.3} | {qps_exact:.1} |");
 
-    let build = timed(&mut c, "CREATE INDEX ann_ivf ON ann_docs USING ivf (v embedding_cosine_ops)");
+    let build = timed(
+        &mut c,
+        "CREATE INDEX ann_ivf ON ann_docs USING ivf (v embedding_cosine_ops)",
+    );
     let size = size_mib(&mut c, "ann_ivf");
-    let ins = insert_rate(&mut c, "embedding", Some("CREATE INDEX ON {t} USING ivf (v embedding_cosine_ops)"));
-    let lists: i64 = c.query_one("SELECT round(sqrt(count(*)))::bigint FROM ann_docs", &[]).unwrap().get(0);
+    let ins = insert_rate(
+        &mut c,
+        "embedding",
+        Some("CREATE INDEX ON {t} USING ivf (v embedding_cosine_ops)"),
+    );
+    let lists: i64 = c
+        .query_one("SELECT round(sqrt(count(*)))::bigint FROM ann_docs", &[])
+        .unwrap()
+        .get(0);
     let mut ivf_rows = vec![];
     for probes in [10, 20, 40, 0, 110] {
-        c.batch_execute(&format!("SET codevec.probes = {probes}")).unwrap();
+        c.batch_execute(&format!("SET codevec.probes = {probes}"))
+            .unwrap();
         let (r, qps) = measure(&mut c, "ann_docs", "embedding", &ann, nq);
-        let label = if probes == 0 { format!("probes default ({})", codevec_ivf::defaults::nprobe_for_lists(lists as usize)) } else { format!("probes {probes}") };
+        let label = if probes == 0 {
+            format!(
+                "probes default ({})",
+                codevec_ivf::defaults::nprobe_for_lists(lists as usize)
+            )
+        } else {
+            format!("probes {probes}")
+        };
         println!(
             "| codevec ivf (lists {lists}) | {build:.1} | {size:.0} | {ins:.0} | {label} | {r:.3} | {qps:.0} ({:.0}× exact) |",
             qps / qps_exact
         );
         ivf_rows.push((r, qps));
     }
-    c.batch_execute("RESET codevec.probes; DROP INDEX ann_ivf").unwrap();
+    c.batch_execute("RESET codevec.probes; DROP INDEX ann_ivf")
+        .unwrap();
 
     if !pgvector_available(&mut c) {
         println!();
@@ -130,7 +162,11 @@ pub fn run(dir: PathBuf) {
     .unwrap();
     c.batch_execute("VACUUM ANALYZE ann_pgv").unwrap();
     let best = |name: &str, rows: &[(f64, f64)]| -> Option<f64> {
-        let q = rows.iter().filter(|r| r.0 >= 0.95).map(|r| r.1).fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        let q = rows
+            .iter()
+            .filter(|r| r.0 >= 0.95)
+            .map(|r| r.1)
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
         if q.is_none() {
             println!("({name}: no setting reached recall@10 ≥ 0.95)");
         }
@@ -138,10 +174,15 @@ pub fn run(dir: PathBuf) {
     };
     let build_f = timed(&mut c, "CREATE INDEX ann_ivfflat ON ann_pgv USING ivfflat (v vector_cosine_ops) WITH (lists = 100)");
     let size_f = size_mib(&mut c, "ann_ivfflat");
-    let ins_f = insert_rate(&mut c, "vector", Some("CREATE INDEX ON {t} USING ivfflat (v vector_cosine_ops) WITH (lists = 100)"));
+    let ins_f = insert_rate(
+        &mut c,
+        "vector",
+        Some("CREATE INDEX ON {t} USING ivfflat (v vector_cosine_ops) WITH (lists = 100)"),
+    );
     let mut flat_rows = vec![];
     for p in [1, 16, 32] {
-        c.batch_execute(&format!("SET ivfflat.probes = {p}")).unwrap();
+        c.batch_execute(&format!("SET ivfflat.probes = {p}"))
+            .unwrap();
         let (r, qps) = measure(&mut c, "ann_pgv", "vector", &ann, nq);
         println!("| pgvector ivfflat (lists 100) | {build_f:.1} | {size_f:.0} | {ins_f:.0} | probes {p} | {r:.3} | {qps:.0} |");
         flat_rows.push((r, qps));
@@ -152,18 +193,26 @@ pub fn run(dir: PathBuf) {
     let ins_h = insert_rate(&mut c, "vector", Some("CREATE INDEX ON {t} USING hnsw (v vector_cosine_ops) WITH (m = 16, ef_construction = 64)"));
     let mut hnsw_rows = vec![];
     for ef in [40, 80, 160] {
-        c.batch_execute(&format!("SET hnsw.ef_search = {ef}")).unwrap();
+        c.batch_execute(&format!("SET hnsw.ef_search = {ef}"))
+            .unwrap();
         let (r, qps) = measure(&mut c, "ann_pgv", "vector", &ann, nq);
         println!("| pgvector hnsw (m 16, ef_construction 64) | {build_h:.1} | {size_h:.0} | {ins_h:.0} | ef_search {ef} | {r:.3} | {qps:.0} |");
         hnsw_rows.push((r, qps));
     }
     println!();
-    let (bi, bf, bh) = (best("ivf", &ivf_rows), best("ivfflat", &flat_rows), best("hnsw", &hnsw_rows));
+    let (bi, bf, bh) = (
+        best("ivf", &ivf_rows),
+        best("ivfflat", &flat_rows),
+        best("hnsw", &hnsw_rows),
+    );
     if let (Some(i), Some(h)) = (bi, bh) {
         println!("at recall@10 ≥ 0.95: ivf {i:.0} q/s = {:.2}× hnsw", i / h);
     }
     if let (Some(i), Some(f)) = (bi, bf) {
-        println!("at recall@10 ≥ 0.95: ivf {i:.0} q/s = {:.2}× ivfflat", i / f);
+        println!(
+            "at recall@10 ≥ 0.95: ivf {i:.0} q/s = {:.2}× ivfflat",
+            i / f
+        );
     }
     println!("build: ivf {build:.1} s = {:.3}× hnsw; insert: ivf {ins:.0} rows/s = {:.1}× hnsw; size: ivf {size:.0} MiB = {:.2}× ivfflat", build / build_h, ins / ins_h, size / size_f);
 }

@@ -18,12 +18,21 @@ pub fn client() -> Client {
     let host = std::env::var("CODEVEC_PGHOST").expect("CODEVEC_PGHOST (scripts/bench.sh sets it)");
     let port = std::env::var("CODEVEC_PGPORT").expect("CODEVEC_PGPORT (scripts/bench.sh sets it)");
     let db = std::env::var("CODEVEC_PGDATABASE").unwrap_or_else(|_| "codevec_bench".into());
-    Client::connect(&format!("host={host} port={port} user=postgres dbname={db}"), NoTls).expect("connect")
+    Client::connect(
+        &format!("host={host} port={port} user=postgres dbname={db}"),
+        NoTls,
+    )
+    .expect("connect")
 }
 
 /// Whether pgvector can be created in this cluster.
 pub fn pgvector_available(c: &mut Client) -> bool {
-    c.query_opt("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'", &[]).map(|r| r.is_some()).unwrap_or(false)
+    c.query_opt(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'",
+        &[],
+    )
+    .map(|r| r.is_some())
+    .unwrap_or(false)
 }
 
 fn main() {
@@ -35,7 +44,10 @@ fn main() {
             exact::run(rows, queries);
         }
         Some("ivf") => {
-            let dir = args.get(1).cloned().unwrap_or_else(|| "/work/shared/data/ann".into());
+            let dir = args
+                .get(1)
+                .cloned()
+                .unwrap_or_else(|| "/work/shared/data/ann".into());
             ivf::run(dir.into());
         }
         _ => {

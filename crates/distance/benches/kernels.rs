@@ -18,21 +18,37 @@ fn vecs(n: usize) -> (Vec<f32>, Vec<f32>) {
 fn bench(c: &mut Criterion) {
     for n in [384usize, 768, 1536] {
         let (a, b) = vecs(n);
-        let (ah, bh): (Vec<f16>, Vec<f16>) =
-            (a.iter().map(|&x| f16::from_f32(x)).collect(), b.iter().map(|&x| f16::from_f32(x)).collect());
+        let (ah, bh): (Vec<f16>, Vec<f16>) = (
+            a.iter().map(|&x| f16::from_f32(x)).collect(),
+            b.iter().map(|&x| f16::from_f32(x)).collect(),
+        );
         let mut g = c.benchmark_group(format!("dims_{n}"));
         g.throughput(Throughput::Bytes((2 * n * 4) as u64));
-        g.bench_function("f32_l2sq_simd", |x| x.iter(|| l2_squared(black_box(&a), black_box(&b))));
-        g.bench_function("f32_cos_simd", |x| x.iter(|| cosine_distance(black_box(&a), black_box(&b))));
-        g.bench_function("f32_ip_simd", |x| x.iter(|| negative_inner_product(black_box(&a), black_box(&b))));
-        g.bench_function("f32_l1_simd", |x| x.iter(|| l1_distance(black_box(&a), black_box(&b))));
+        g.bench_function("f32_l2sq_simd", |x| {
+            x.iter(|| l2_squared(black_box(&a), black_box(&b)))
+        });
+        g.bench_function("f32_cos_simd", |x| {
+            x.iter(|| cosine_distance(black_box(&a), black_box(&b)))
+        });
+        g.bench_function("f32_ip_simd", |x| {
+            x.iter(|| negative_inner_product(black_box(&a), black_box(&b)))
+        });
+        g.bench_function("f32_l1_simd", |x| {
+            x.iter(|| l1_distance(black_box(&a), black_box(&b)))
+        });
         g.bench_function("f32_l2sq_scalar", |x| {
             x.iter(|| scalar::l2_squared_f32_naive(black_box(&a), black_box(&b)))
         });
         g.throughput(Throughput::Bytes((2 * n * 2) as u64));
-        g.bench_function("f16_l2sq_simd", |x| x.iter(|| l2_squared(black_box(&ah), black_box(&bh))));
-        g.bench_function("f16_cos_simd", |x| x.iter(|| cosine_distance(black_box(&ah), black_box(&bh))));
-        g.bench_function("f16_l2sq_scalar", |x| x.iter(|| scalar::l2_squared(black_box(&ah), black_box(&bh))));
+        g.bench_function("f16_l2sq_simd", |x| {
+            x.iter(|| l2_squared(black_box(&ah), black_box(&bh)))
+        });
+        g.bench_function("f16_cos_simd", |x| {
+            x.iter(|| cosine_distance(black_box(&ah), black_box(&bh)))
+        });
+        g.bench_function("f16_l2sq_scalar", |x| {
+            x.iter(|| scalar::l2_squared(black_box(&ah), black_box(&bh)))
+        });
         g.finish();
     }
     summary_table();
@@ -62,22 +78,65 @@ fn summary_table() {
     println!("|---:|---|---|---:|---:|---:|");
     for n in [384usize, 768, 1536] {
         let (a, b) = vecs(n);
-        let (ah, bh): (Vec<f16>, Vec<f16>) =
-            (a.iter().map(|&x| f16::from_f32(x)).collect(), b.iter().map(|&x| f16::from_f32(x)).collect());
+        let (ah, bh): (Vec<f16>, Vec<f16>) = (
+            a.iter().map(|&x| f16::from_f32(x)).collect(),
+            b.iter().map(|&x| f16::from_f32(x)).collect(),
+        );
         let gb32 = (2 * n * 4) as f64 / 1e9;
         let gb16 = (2 * n * 2) as f64 / 1e9;
         let scalar32 = rate(|| scalar::l2_squared_f32_naive(black_box(&a), black_box(&b)) as f64);
         let scalar16 = rate(|| scalar::l2_squared(black_box(&ah), black_box(&bh)));
         let rows: [(&str, &str, f64, f64, f64); 6] = [
-            ("f32", "l2sq", rate(|| l2_squared(black_box(&a), black_box(&b))), scalar32, gb32),
-            ("f32", "cosine", rate(|| cosine_distance(black_box(&a), black_box(&b))), scalar32, gb32),
-            ("f32", "neg-ip", rate(|| negative_inner_product(black_box(&a), black_box(&b))), scalar32, gb32),
-            ("f32", "l1", rate(|| l1_distance(black_box(&a), black_box(&b))), scalar32, gb32),
-            ("f16", "l2sq", rate(|| l2_squared(black_box(&ah), black_box(&bh))), scalar16, gb16),
-            ("f16", "cosine", rate(|| cosine_distance(black_box(&ah), black_box(&bh))), scalar16, gb16),
+            (
+                "f32",
+                "l2sq",
+                rate(|| l2_squared(black_box(&a), black_box(&b))),
+                scalar32,
+                gb32,
+            ),
+            (
+                "f32",
+                "cosine",
+                rate(|| cosine_distance(black_box(&a), black_box(&b))),
+                scalar32,
+                gb32,
+            ),
+            (
+                "f32",
+                "neg-ip",
+                rate(|| negative_inner_product(black_box(&a), black_box(&b))),
+                scalar32,
+                gb32,
+            ),
+            (
+                "f32",
+                "l1",
+                rate(|| l1_distance(black_box(&a), black_box(&b))),
+                scalar32,
+                gb32,
+            ),
+            (
+                "f16",
+                "l2sq",
+                rate(|| l2_squared(black_box(&ah), black_box(&bh))),
+                scalar16,
+                gb16,
+            ),
+            (
+                "f16",
+                "cosine",
+                rate(|| cosine_distance(black_box(&ah), black_box(&bh))),
+                scalar16,
+                gb16,
+            ),
         ];
         for (ty, k, simd, base, gb) in rows {
-            println!("| {n} | {ty} | {k} | {:.1} | {:.1} | {:.1}x |", simd * gb, base * gb, simd / base);
+            println!(
+                "| {n} | {ty} | {k} | {:.1} | {:.1} | {:.1}x |",
+                simd * gb,
+                base * gb,
+                simd / base
+            );
         }
     }
 }

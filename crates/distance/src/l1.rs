@@ -47,7 +47,8 @@ pub fn l1_f16(a: &[f16], b: &[f16]) -> f64 {
             // vcvtph2ps on zmm registers); lengths are equal.
             return unsafe { x86::l1_f16_avx512(a, b) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c")
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("f16c")
         {
             // SAFETY: AVX2 and F16C are available (checked just above); lengths are equal.
             return unsafe { x86::l1_f16_avx2(a, b) };
@@ -85,7 +86,8 @@ mod x86 {
         let mut i = 0;
         while i + 16 <= n {
             // SAFETY: i + 16 <= n, so 16 floats from offset i are in bounds of both slices.
-            let d = unsafe { _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
+            let d =
+                unsafe { _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i))) };
             acc = _mm512_add_ps(acc, _mm512_abs_ps(d));
             i += 16;
         }
@@ -93,7 +95,10 @@ mod x86 {
             let mask: __mmask16 = (1u32 << (n - i)).wrapping_sub(1) as __mmask16;
             // SAFETY: masked loads touch only the n - i remaining in-bounds lanes.
             let d = unsafe {
-                _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, pa.add(i)), _mm512_maskz_loadu_ps(mask, pb.add(i)))
+                _mm512_sub_ps(
+                    _mm512_maskz_loadu_ps(mask, pa.add(i)),
+                    _mm512_maskz_loadu_ps(mask, pb.add(i)),
+                )
             };
             acc = _mm512_add_ps(acc, _mm512_abs_ps(d));
         }
@@ -109,7 +114,8 @@ mod x86 {
         let mut i = 0;
         while i + 8 <= n {
             // SAFETY: i + 8 <= n, so 8 floats from offset i are in bounds of both slices.
-            let d = unsafe { _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
+            let d =
+                unsafe { _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
             acc = _mm256_add_ps(acc, _mm256_andnot_ps(sign, d));
             i += 8;
         }
@@ -207,7 +213,9 @@ pub(crate) fn all_backends_f16(a: &[f16], b: &[f16]) -> Vec<(&'static str, f64)>
             // SAFETY: AVX-512F is available.
             out.push(("avx512f", unsafe { x86::l1_f16_avx512(a, b) }));
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c") {
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("f16c")
+        {
             // SAFETY: AVX2 and F16C are available.
             out.push(("avx2", unsafe { x86::l1_f16_avx2(a, b) }));
         }

@@ -100,7 +100,14 @@ mod f16_table {
         // one function pointer and one capability through the two valid out-pointers.
         unsafe {
             let supported = simsimd_capabilities();
-            simsimd_find_kernel_punned(kind, DATATYPE_F16, supported, CAP_ANY & !CAP_SAPPHIRE, &mut k, &mut cap);
+            simsimd_find_kernel_punned(
+                kind,
+                DATATYPE_F16,
+                supported,
+                CAP_ANY & !CAP_SAPPHIRE,
+                &mut k,
+                &mut cap,
+            );
         }
         (k.expect("simsimd always has a serial f16 kernel"), cap)
     }
@@ -111,7 +118,12 @@ mod f16_table {
             let (dot, _) = find(METRIC_DOT);
             let (cos, _) = find(METRIC_COS);
             let (l2sq, capability) = find(METRIC_L2SQ);
-            Table { dot, cos, l2sq, capability }
+            Table {
+                dot,
+                cos,
+                l2sq,
+                capability,
+            }
         })
     }
 
@@ -238,8 +250,16 @@ pub fn simd_info() -> String {
     let on: Vec<&str> = caps.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect();
     format!(
         "simsimd: {}{}; f16: {}; l1: {}",
-        if on.is_empty() { "serial".to_string() } else { on.join(",") },
-        if c::uses_dynamic_dispatch() { " (dynamic dispatch)" } else { "" },
+        if on.is_empty() {
+            "serial".to_string()
+        } else {
+            on.join(",")
+        },
+        if c::uses_dynamic_dispatch() {
+            " (dynamic dispatch)"
+        } else {
+            ""
+        },
         f16_backend(),
         l1::backend()
     )

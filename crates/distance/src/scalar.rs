@@ -16,7 +16,10 @@ pub fn l2_squared<E: Element>(a: &[E], b: &[E]) -> f64 {
 
 /// Dot product.
 pub fn dot<E: Element>(a: &[E], b: &[E]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x.to_f32() as f64 * y.to_f32() as f64).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.to_f32() as f64 * y.to_f32() as f64)
+        .sum()
 }
 
 /// Cosine distance with the crate's zero-vector convention.
@@ -30,7 +33,10 @@ pub fn cosine_distance<E: Element>(a: &[E], b: &[E]) -> f64 {
 
 /// L1 distance.
 pub fn l1<E: Element>(a: &[E], b: &[E]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x.to_f32() as f64 - y.to_f32() as f64).abs()).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x.to_f32() as f64 - y.to_f32() as f64).abs())
+        .sum()
 }
 
 /// Squared L2 distance the way a naive f32 loop computes it (the benchmarks' baseline).

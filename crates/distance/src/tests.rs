@@ -17,7 +17,10 @@ fn rand_vec(seed: u64, n: usize) -> Vec<f32> {
 
 fn close(what: &str, n: usize, got: f64, want: f64, scale: f64) {
     let tol = 1e-5 * scale.max(1.0);
-    assert!((got - want).abs() <= tol, "{what} n={n}: got {got}, want {want} (tol {tol})");
+    assert!(
+        (got - want).abs() <= tol,
+        "{what} n={n}: got {got}, want {want} (tol {tol})"
+    );
 }
 
 #[test]
@@ -26,10 +29,22 @@ fn f32_kernels_match_scalar_for_every_length() {
         let a = rand_vec(n as u64, n);
         let b = rand_vec(n as u64 + 7919, n);
         let scale = scalar::dot(&a, &a).max(scalar::dot(&b, &b)) + scalar::l1(&a, &b);
-        close("l2sq", n, l2_squared(&a, &b), scalar::l2_squared(&a, &b), scale);
+        close(
+            "l2sq",
+            n,
+            l2_squared(&a, &b),
+            scalar::l2_squared(&a, &b),
+            scale,
+        );
         close("dot", n, inner_product(&a, &b), scalar::dot(&a, &b), scale);
         close("l1", n, l1_distance(&a, &b), scalar::l1(&a, &b), scale);
-        close("cos", n, cosine_distance(&a, &b), scalar::cosine_distance(&a, &b), 1.0);
+        close(
+            "cos",
+            n,
+            cosine_distance(&a, &b),
+            scalar::cosine_distance(&a, &b),
+            1.0,
+        );
         for (name, v) in l1::all_backends_f32(&a, &b) {
             close(name, n, v, scalar::l1(&a, &b), scale);
         }
@@ -39,14 +54,38 @@ fn f32_kernels_match_scalar_for_every_length() {
 #[test]
 fn f16_kernels_match_scalar_for_every_length() {
     for n in 1..=1024 {
-        let a: Vec<f16> = rand_vec(n as u64, n).into_iter().map(f16::from_f32).collect();
-        let b: Vec<f16> = rand_vec(n as u64 + 31, n).into_iter().map(f16::from_f32).collect();
+        let a: Vec<f16> = rand_vec(n as u64, n)
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
+        let b: Vec<f16> = rand_vec(n as u64 + 31, n)
+            .into_iter()
+            .map(f16::from_f32)
+            .collect();
         // the references widen the same f16 values, so only accumulation order differs
         let scale = scalar::dot(&a, &a).max(scalar::dot(&b, &b)) + scalar::l1(&a, &b);
-        close("l2sq16", n, l2_squared(&a, &b), scalar::l2_squared(&a, &b), scale);
-        close("dot16", n, inner_product(&a, &b), scalar::dot(&a, &b), scale);
+        close(
+            "l2sq16",
+            n,
+            l2_squared(&a, &b),
+            scalar::l2_squared(&a, &b),
+            scale,
+        );
+        close(
+            "dot16",
+            n,
+            inner_product(&a, &b),
+            scalar::dot(&a, &b),
+            scale,
+        );
         close("l1_16", n, l1_distance(&a, &b), scalar::l1(&a, &b), scale);
-        close("cos16", n, cosine_distance(&a, &b), scalar::cosine_distance(&a, &b), 1.0);
+        close(
+            "cos16",
+            n,
+            cosine_distance(&a, &b),
+            scalar::cosine_distance(&a, &b),
+            1.0,
+        );
         for (name, v) in l1::all_backends_f16(&a, &b) {
             close(name, n, v, scalar::l1(&a, &b), scale);
         }
@@ -83,4 +122,3 @@ fn simd_info_names_a_backend() {
     let s = simd_info();
     assert!(s.starts_with("simsimd: ") && s.contains("; l1: "), "{s}");
 }
-

@@ -3,7 +3,7 @@
 //! shared/tools/reference_encoder.py (same texts, same batch size).
 //!
 //! cargo run --release --example throughput -- [--model DIR] [--data FILE] [--limit 1024]
-//!     [--threads 1,2] [--batch 32] [--repeat 2] [--field code] [--precision f32]
+//!     [--threads 1,2] [--batch 32] [--repeat 2] [--field code] [--precision f32|int8]
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -81,10 +81,7 @@ fn main() {
             "--repeat" => repeat = v.parse().expect("--repeat N"),
             "--field" => field = v,
             "--precision" => {
-                precision = match v.as_str() {
-                    "f32" => Precision::F32,
-                    other => panic!("--precision f32 (the only precision built), not {other}"),
-                }
+                precision = v.parse::<Precision>().expect("--precision f32|int8");
             }
             "--threads" => {
                 threads = v

@@ -6,7 +6,8 @@
 //! Results are identical (up to f32 rounding) to the padded, masked computation of the
 //! reference, because masked keys get exactly zero weight there.
 
-use crate::dense::{self, matmul_packed, Epilogue};
+use crate::dense::{self, Epilogue};
+use crate::int8::QuantRows;
 use crate::matmul::{matmul, matmul_raw, View};
 use crate::ops;
 use crate::pool::{Par, PerWorker};
@@ -45,6 +46,8 @@ pub(crate) struct Workspace {
     ctx: Vec<f32>,
     inter: Vec<f32>,
     scores: PerWorker<Vec<f32>>,
+    /// Quantised activations (int8 precision only).
+    quant: QuantRows,
 }
 
 impl Workspace {
@@ -59,6 +62,7 @@ impl Workspace {
                 let lp = max_len.div_ceil(32) * 32;
                 vec![0.0; HEAD_DIM * lp + max_len * lp]
             }),
+            quant: QuantRows::default(),
         }
     }
 }
@@ -134,22 +138,32 @@ impl Bert {
         let inter = &mut ws.inter[..t * INTERMEDIATE];
 
         // qkv = x · Wqkv + b
-        matmul_packed(qkv, x, t, &lw.w_qkv, Epilogue::Bias(&lw.b_qkv), par);
+        lw.w_qkv
+            .forward(qkv, x, t, Epilogue::Bias(&lw.b_qkv), &mut ws.quant, par);
 
         // attention, one task per (sequence, head)
         self.attention(batch, qkv, ctx, &ws.scores, par);
 
         // x = LN(x + ctx · Wo + bo)
-        matmul_packed(x, ctx, t, &lw.w_out, Epilogue::Accumulate, par);
+        lw.w_out
+            .forward(x, ctx, t, Epilogue::Accumulate, &mut ws.quant, par);
         par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
             ops::bias_layer_norm(chunk, &lw.b_out, &lw.ln1_g, &lw.ln1_b, eps)
         });
 
         // inter = gelu(x · W1 + b1)
-        matmul_packed(inter, x, t, &lw.w_up, Epilogue::BiasGelu(&lw.b_up), par);
+        lw.w_up.forward(
+            inter,
+            x,
+            t,
+            Epilogue::BiasGelu(&lw.b_up),
+            &mut ws.quant,
+            par,
+        );
 
         // x = LN(x + inter · W2 + b2)
-        matmul_packed(x, inter, t, &lw.w_down, Epilogue::Accumulate, par);
+        lw.w_down
+            .forward(x, inter, t, Epilogue::Accumulate, &mut ws.quant, par);
         par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
             ops::bias_layer_norm(chunk, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps)
         });

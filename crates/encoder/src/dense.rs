@@ -53,6 +53,38 @@ impl PackedMatrix {
     }
 }
 
+/// A linear layer's weight matrix in the precision the encoder runs at.
+pub(crate) enum Linear {
+    F32(PackedMatrix),
+    Int8(crate::int8::PackedI8),
+}
+
+impl Linear {
+    /// Packs a row-major `[k, n]` matrix for `precision`.
+    pub(crate) fn new(w: &[f32], k: usize, n: usize, precision: crate::Precision) -> Linear {
+        match precision {
+            crate::Precision::F32 => Linear::F32(PackedMatrix::pack(w, k, n)),
+            crate::Precision::Int8 => Linear::Int8(crate::int8::PackedI8::pack(w, k, n)),
+        }
+    }
+
+    /// `C[m, n] = epilogue(A[m, k] · W)`; `q` is scratch for the int8 path.
+    pub(crate) fn forward(
+        &self,
+        c: &mut [f32],
+        a: &[f32],
+        m: usize,
+        epi: Epilogue<'_>,
+        q: &mut crate::int8::QuantRows,
+        par: &Par,
+    ) {
+        match self {
+            Linear::F32(w) => matmul_packed(c, a, m, w, epi, par),
+            Linear::Int8(w) => crate::int8::matmul_i8(c, a, m, w, epi, q, par),
+        }
+    }
+}
+
 /// What the GEMM does with its result.
 #[derive(Clone, Copy)]
 pub(crate) enum Epilogue<'a> {
@@ -65,7 +97,7 @@ pub(crate) enum Epilogue<'a> {
 }
 
 impl Epilogue<'_> {
-    fn bias(&self) -> Option<&[f32]> {
+    pub(crate) fn bias(&self) -> Option<&[f32]> {
         match self {
             Epilogue::Bias(b) | Epilogue::BiasGelu(b) => Some(b),
             Epilogue::Accumulate => None,

@@ -14,6 +14,7 @@
 mod bert;
 mod dense;
 mod error;
+mod int8;
 mod matmul;
 mod ops;
 mod pool;
@@ -44,12 +45,39 @@ pub enum Precision {
     /// IEEE single precision throughout (matches the reference to cosine > 0.99999).
     #[default]
     F32,
+    /// Dense layers as 8-bit integer products (AVX512-VNNI), everything else in f32: about
+    /// three times faster, cosine ≥ 0.995 to the reference. Needs a CPU with AVX512-VNNI.
+    Int8,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = EncoderError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" | "float32" | "full" => Ok(Precision::F32),
+            "int8" | "i8" => Ok(Precision::Int8),
+            _ => Err(EncoderError::InvalidOptions(format!(
+                "unknown precision \"{s}\" (expected f32 or int8)"
+            ))),
+        }
+    }
+}
+
+impl Precision {
+    /// Whether this CPU can run the precision.
+    pub fn supported(self) -> bool {
+        match self {
+            Precision::F32 => true,
+            Precision::Int8 => int8::supported(),
+        }
+    }
 }
 
 impl std::fmt::Display for Precision {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Precision::F32 => f.write_str("f32"),
+            Precision::Int8 => f.write_str("int8"),
         }
     }
 }
@@ -130,7 +158,13 @@ impl Encoder {
 
         let config = weights::load_config(&config_path)?;
         let tokenizer = WordPiece::load(&tokenizer_path)?;
-        let w = weights::load_weights(&weights_path, config)?;
+        if !opts.precision.supported() {
+            return Err(EncoderError::InvalidOptions(format!(
+                "precision {} needs a CPU with AVX-512 VNNI, which this one lacks (use f32)",
+                opts.precision
+            )));
+        }
+        let w = weights::load_weights(&weights_path, config, opts.precision)?;
         let exec = Exec::new(opts.threads)?;
         Ok(Encoder {
             tokenizer,

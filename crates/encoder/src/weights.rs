@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::dense::PackedMatrix;
+use crate::dense::Linear;
 use crate::error::EncoderError;
+use crate::Precision;
 
 /// The architecture numbers this encoder implements (all-MiniLM-L6-v2).
 pub(crate) const HIDDEN: usize = 384;
@@ -27,18 +28,18 @@ pub(crate) struct Config {
 
 pub(crate) struct LayerWeights {
     /// `[HIDDEN, 3 * HIDDEN]`, columns = [query | key | value]
-    pub w_qkv: PackedMatrix,
+    pub w_qkv: Linear,
     pub b_qkv: Vec<f32>,
     /// `[HIDDEN, HIDDEN]`
-    pub w_out: PackedMatrix,
+    pub w_out: Linear,
     pub b_out: Vec<f32>,
     pub ln1_g: Vec<f32>,
     pub ln1_b: Vec<f32>,
     /// `[HIDDEN, INTERMEDIATE]`
-    pub w_up: PackedMatrix,
+    pub w_up: Linear,
     pub b_up: Vec<f32>,
     /// `[INTERMEDIATE, HIDDEN]`
-    pub w_down: PackedMatrix,
+    pub w_down: Linear,
     pub b_down: Vec<f32>,
     pub ln2_g: Vec<f32>,
     pub ln2_b: Vec<f32>,
@@ -122,7 +123,11 @@ pub(crate) fn load_config(path: &Path) -> Result<Config, EncoderError> {
     Ok(config)
 }
 
-pub(crate) fn load_weights(path: &Path, config: Config) -> Result<Weights, EncoderError> {
+pub(crate) fn load_weights(
+    path: &Path,
+    config: Config,
+    precision: Precision,
+) -> Result<Weights, EncoderError> {
     // A plain read (not a memory map): a file replaced or truncated later can never fault.
     let bytes = std::fs::read(path).map_err(|source| EncoderError::ModelFileUnreadable {
         path: path.to_owned(),
@@ -168,14 +173,14 @@ pub(crate) fn load_weights(path: &Path, config: Config) -> Result<Weights, Encod
         let w = get(name, &[out_dim, in_dim])?;
         Ok(transpose(&w, out_dim, in_dim))
     };
-    let linear =
-        |name: &str, out_dim: usize, in_dim: usize| -> Result<PackedMatrix, EncoderError> {
-            Ok(PackedMatrix::pack(
-                &linear_t(name, out_dim, in_dim)?,
-                in_dim,
-                out_dim,
-            ))
-        };
+    let linear = |name: &str, out_dim: usize, in_dim: usize| -> Result<Linear, EncoderError> {
+        Ok(Linear::new(
+            &linear_t(name, out_dim, in_dim)?,
+            in_dim,
+            out_dim,
+            precision,
+        ))
+    };
 
     let h = HIDDEN;
     let word_emb = get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
@@ -207,7 +212,7 @@ pub(crate) fn load_weights(path: &Path, config: Config) -> Result<Weights, Encod
         b_qkv.extend(get(&format!("{p}attention.self.key.bias"), &[h])?);
         b_qkv.extend(get(&format!("{p}attention.self.value.bias"), &[h])?);
         layers.push(LayerWeights {
-            w_qkv: PackedMatrix::pack(&w_qkv, h, 3 * h),
+            w_qkv: Linear::new(&w_qkv, h, 3 * h, precision),
             b_qkv,
             w_out: linear(&format!("{p}attention.output.dense.weight"), h, h)?,
             b_out: get(&format!("{p}attention.output.dense.bias"), &[h])?,

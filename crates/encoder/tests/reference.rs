@@ -5,10 +5,13 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 
-use codevec_encoder::{Encoder, EncoderOptions, DIMS};
+use codevec_encoder::{Encoder, EncoderOptions, Precision, DIMS};
 
 fn check(enc: &Encoder, what: &str) {
-    let bar = 0.9999;
+    check_bar(enc, what, 0.9999)
+}
+
+fn check_bar(enc: &Encoder, what: &str, bar: f64) {
     let rows = common::reference_rows();
     assert_eq!(rows.len(), 40, "reference file should hold 40 rows");
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
@@ -82,4 +85,31 @@ fn two_threads_match_reference() {
     )
     .unwrap();
     check(&enc, "threads=2 batch=8");
+}
+
+#[test]
+fn int8_embeddings_stay_within_0_995_of_reference() {
+    if !Precision::Int8.supported() {
+        eprintln!("skipped: this CPU has no AVX512-VNNI");
+        return;
+    }
+    for threads in [1, 2] {
+        let enc = Encoder::load(
+            &common::model_dir(),
+            EncoderOptions {
+                threads,
+                precision: Precision::Int8,
+                ..EncoderOptions::default()
+            },
+        )
+        .unwrap();
+        check_bar(&enc, &format!("int8 threads={threads}"), 0.995);
+        // one text alone (a mini-batch of one) too
+        let rows = common::reference_rows();
+        for row in rows.iter().take(8) {
+            let one = enc.embed(&row.text).unwrap();
+            let cos = common::cosine(&one, &row.embedding);
+            assert!(cos >= 0.995, "int8 embed({:?}): cosine {cos}", row.text);
+        }
+    }
 }

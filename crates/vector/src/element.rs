@@ -33,7 +33,10 @@ impl Element for f32 {
     fn from_f64_checked(x: f64, text: &dyn Fn() -> String) -> Result<f32, VectorError> {
         let y = x as f32;
         if y.is_infinite() && x.is_finite() {
-            return Err(VectorError::OutOfRange { type_name: Self::TYPE_NAME, value: text() });
+            return Err(VectorError::OutOfRange {
+                type_name: Self::TYPE_NAME,
+                value: text(),
+            });
         }
         Ok(y)
     }
@@ -59,7 +62,10 @@ impl Element for f16 {
     fn from_f64_checked(x: f64, text: &dyn Fn() -> String) -> Result<f16, VectorError> {
         let y = f16::from_f64(x);
         if y.is_infinite() && x.is_finite() {
-            return Err(VectorError::OutOfRange { type_name: Self::TYPE_NAME, value: text() });
+            return Err(VectorError::OutOfRange {
+                type_name: Self::TYPE_NAME,
+                value: text(),
+            });
         }
         Ok(y)
     }
@@ -79,9 +85,15 @@ impl Element for f16 {
 pub fn check_finite<E: Element>(x: E) -> Result<E, VectorError> {
     let v = x.to_f32();
     if v.is_nan() {
-        Err(VectorError::NotFinite { type_name: E::TYPE_NAME, what: "NaN" })
+        Err(VectorError::NotFinite {
+            type_name: E::TYPE_NAME,
+            what: "NaN",
+        })
     } else if v.is_infinite() {
-        Err(VectorError::NotFinite { type_name: E::TYPE_NAME, what: "infinite value" })
+        Err(VectorError::NotFinite {
+            type_name: E::TYPE_NAME,
+            what: "infinite value",
+        })
     } else {
         Ok(x)
     }
@@ -92,12 +104,24 @@ pub fn convert_all<E: Element>(src: impl IntoIterator<Item = f64>) -> Result<Vec
     src.into_iter()
         .map(|x| {
             if x.is_nan() {
-                return Err(VectorError::NotFinite { type_name: E::TYPE_NAME, what: "NaN" });
+                return Err(VectorError::NotFinite {
+                    type_name: E::TYPE_NAME,
+                    what: "NaN",
+                });
             }
             if x.is_infinite() {
-                return Err(VectorError::NotFinite { type_name: E::TYPE_NAME, what: "infinite value" });
+                return Err(VectorError::NotFinite {
+                    type_name: E::TYPE_NAME,
+                    what: "infinite value",
+                });
             }
-            E::from_f64_checked(x, &|| if x.abs() >= 1e15 { format!("{x:e}") } else { format!("{x}") })
+            E::from_f64_checked(x, &|| {
+                if x.abs() >= 1e15 {
+                    format!("{x:e}")
+                } else {
+                    format!("{x}")
+                }
+            })
         })
         .collect()
 }

@@ -6,21 +6,44 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorError {
     /// Text input that is not `[x, y, ...]` (SQLSTATE 22P02).
-    Syntax { type_name: &'static str, input: String, detail: String },
+    Syntax {
+        type_name: &'static str,
+        input: String,
+        detail: String,
+    },
     /// A number too large for the element type (22003).
-    OutOfRange { type_name: &'static str, value: String },
+    OutOfRange {
+        type_name: &'static str,
+        value: String,
+    },
     /// NaN or infinity (22000).
-    NotFinite { type_name: &'static str, what: &'static str },
+    NotFinite {
+        type_name: &'static str,
+        what: &'static str,
+    },
     /// `[]` or a zero-length array (22000).
     Empty { type_name: &'static str },
     /// More than [`crate::MAX_DIM`] elements (54000).
-    TooManyDims { type_name: &'static str, dims: usize },
+    TooManyDims {
+        type_name: &'static str,
+        dims: usize,
+    },
     /// Binary input that does not decode (22P03).
-    Binary { type_name: &'static str, detail: String },
+    Binary {
+        type_name: &'static str,
+        detail: String,
+    },
     /// Two operands with different dimension counts (22000).
-    DimMismatch { type_name: &'static str, left: usize, right: usize },
+    DimMismatch {
+        type_name: &'static str,
+        left: usize,
+        right: usize,
+    },
     /// Arithmetic overflow in an element-wise operation (22003).
-    Overflow { type_name: &'static str, op: &'static str },
+    Overflow {
+        type_name: &'static str,
+        op: &'static str,
+    },
     /// Bad sub-vector bounds and the like (2202E array_subscript_error or 22023).
     InvalidArgument { detail: String },
 }
@@ -49,14 +72,20 @@ impl VectorError {
 impl fmt::Display for VectorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VectorError::Syntax { type_name, input, .. } => {
+            VectorError::Syntax {
+                type_name, input, ..
+            } => {
                 write!(f, "invalid input syntax for type {type_name}: \"{input}\"")
             }
             VectorError::OutOfRange { type_name, value } => {
                 write!(f, "\"{value}\" is out of range for type {type_name}")
             }
-            VectorError::NotFinite { type_name, what } => write!(f, "{what} not allowed in {type_name}"),
-            VectorError::Empty { type_name } => write!(f, "{type_name} must have at least 1 dimension"),
+            VectorError::NotFinite { type_name, what } => {
+                write!(f, "{what} not allowed in {type_name}")
+            }
+            VectorError::Empty { type_name } => {
+                write!(f, "{type_name} must have at least 1 dimension")
+            }
             VectorError::TooManyDims { type_name, dims } => write!(
                 f,
                 "{type_name} cannot have more than {} dimensions (got {dims})",
@@ -65,11 +94,18 @@ impl fmt::Display for VectorError {
             VectorError::Binary { type_name, detail } => {
                 write!(f, "invalid binary data for type {type_name}: {detail}")
             }
-            VectorError::DimMismatch { type_name, left, right } => {
+            VectorError::DimMismatch {
+                type_name,
+                left,
+                right,
+            } => {
                 write!(f, "different {type_name} dimensions {left} and {right}")
             }
             VectorError::Overflow { type_name, op } => {
-                write!(f, "value out of range for type {type_name}: overflow in {op}")
+                write!(
+                    f,
+                    "value out of range for type {type_name}: overflow in {op}"
+                )
             }
             VectorError::InvalidArgument { detail } => write!(f, "{detail}"),
         }

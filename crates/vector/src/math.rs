@@ -7,22 +7,37 @@ use std::cmp::Ordering;
 /// Fail unless both operands have the same dimension count.
 pub fn same_dims<E: Element>(a: &[E], b: &[E]) -> Result<(), VectorError> {
     if a.len() != b.len() {
-        return Err(VectorError::DimMismatch { type_name: E::TYPE_NAME, left: a.len(), right: b.len() });
+        return Err(VectorError::DimMismatch {
+            type_name: E::TYPE_NAME,
+            left: a.len(),
+            right: b.len(),
+        });
     }
     Ok(())
 }
 
-fn zip_with<E: Element>(a: &[E], b: &[E], op: &'static str, f: impl Fn(f64, f64) -> f64) -> Result<Vec<E>, VectorError> {
+fn zip_with<E: Element>(
+    a: &[E],
+    b: &[E],
+    op: &'static str,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<Vec<E>, VectorError> {
     same_dims(a, b)?;
     a.iter()
         .zip(b)
         .map(|(x, y)| {
             let r = f(x.to_f32() as f64, y.to_f32() as f64);
-            let v = E::from_f64_checked(r, &String::new).map_err(|_| VectorError::Overflow { type_name: E::TYPE_NAME, op })?;
+            let v = E::from_f64_checked(r, &String::new).map_err(|_| VectorError::Overflow {
+                type_name: E::TYPE_NAME,
+                op,
+            })?;
             if v.to_f32().is_finite() {
                 Ok(v)
             } else {
-                Err(VectorError::Overflow { type_name: E::TYPE_NAME, op })
+                Err(VectorError::Overflow {
+                    type_name: E::TYPE_NAME,
+                    op,
+                })
             }
         })
         .collect()
@@ -45,12 +60,18 @@ pub fn mul<E: Element>(a: &[E], b: &[E]) -> Result<Vec<E>, VectorError> {
 
 /// `a / ‖a‖`; the zero vector stays zero.
 pub fn normalize<E: Element>(a: &[E]) -> Vec<E> {
-    let norm = a.iter().map(|x| (x.to_f32() as f64).powi(2)).sum::<f64>().sqrt();
+    let norm = a
+        .iter()
+        .map(|x| (x.to_f32() as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
     if norm == 0.0 {
         return a.to_vec();
     }
     a.iter()
-        .map(|x| E::from_f64_checked(x.to_f32() as f64 / norm, &String::new).expect("|x|/norm <= 1"))
+        .map(|x| {
+            E::from_f64_checked(x.to_f32() as f64 / norm, &String::new).expect("|x|/norm <= 1")
+        })
         .collect()
 }
 
@@ -58,13 +79,22 @@ pub fn normalize<E: Element>(a: &[E]) -> Vec<E> {
 /// vector; an empty result is an error.
 pub fn subvector<E: Element>(a: &[E], start: i32, count: i32) -> Result<Vec<E>, VectorError> {
     if count < 1 {
-        return Err(VectorError::InvalidArgument { detail: format!("{} must have at least 1 dimension (count is {count})", E::TYPE_NAME) });
+        return Err(VectorError::InvalidArgument {
+            detail: format!(
+                "{} must have at least 1 dimension (count is {count})",
+                E::TYPE_NAME
+            ),
+        });
     }
     let first = (start as i64).max(1);
     let end = (start as i64 + count as i64).min(a.len() as i64 + 1); // exclusive, 1-based
     if end <= first {
         return Err(VectorError::InvalidArgument {
-            detail: format!("{} must have at least 1 dimension (start {start} is past dimension {})", E::TYPE_NAME, a.len()),
+            detail: format!(
+                "{} must have at least 1 dimension (start {start} is past dimension {})",
+                E::TYPE_NAME,
+                a.len()
+            ),
         });
     }
     Ok(a[(first - 1) as usize..(end - 1) as usize].to_vec())
@@ -89,7 +119,11 @@ pub fn accumulate<E: Element>(state: &mut Vec<f64>, v: &[E]) -> Result<(), Vecto
     if state[0] == 0.0 && state.len() == 1 {
         state.resize(v.len() + 1, 0.0);
     } else if state.len() - 1 != v.len() {
-        return Err(VectorError::DimMismatch { type_name: E::TYPE_NAME, left: state.len() - 1, right: v.len() });
+        return Err(VectorError::DimMismatch {
+            type_name: E::TYPE_NAME,
+            left: state.len() - 1,
+            right: v.len(),
+        });
     }
     state[0] += 1.0;
     for (s, x) in state[1..].iter_mut().zip(v) {
@@ -108,7 +142,11 @@ pub fn combine(type_name: &'static str, a: &[f64], b: &[f64]) -> Result<Vec<f64>
         return Ok(a.to_vec());
     }
     if a.len() != b.len() {
-        return Err(VectorError::DimMismatch { type_name, left: a.len() - 1, right: b.len() - 1 });
+        return Err(VectorError::DimMismatch {
+            type_name,
+            left: a.len() - 1,
+            right: b.len() - 1,
+        });
     }
     Ok(a.iter().zip(b).map(|(x, y)| x + y).collect())
 }
@@ -124,13 +162,22 @@ pub fn state_avg<E: Element>(state: &[f64]) -> Result<Option<Vec<E>>, VectorErro
     finish(state, n, "avg")
 }
 
-fn finish<E: Element>(state: &[f64], div: f64, op: &'static str) -> Result<Option<Vec<E>>, VectorError> {
+fn finish<E: Element>(
+    state: &[f64],
+    div: f64,
+    op: &'static str,
+) -> Result<Option<Vec<E>>, VectorError> {
     if state.first().copied().unwrap_or(0.0) == 0.0 {
         return Ok(None);
     }
     state[1..]
         .iter()
-        .map(|s| E::from_f64_checked(s / div, &String::new).map_err(|_| VectorError::Overflow { type_name: E::TYPE_NAME, op }))
+        .map(|s| {
+            E::from_f64_checked(s / div, &String::new).map_err(|_| VectorError::Overflow {
+                type_name: E::TYPE_NAME,
+                op,
+            })
+        })
         .collect::<Result<Vec<E>, _>>()
         .map(Some)
 }
@@ -145,8 +192,18 @@ mod tests {
         assert_eq!(add(&[1.0f32, 2.0], &[3.0, 4.0]).unwrap(), vec![4.0, 6.0]);
         assert_eq!(sub(&[1.0f32, 2.0], &[3.0, 4.0]).unwrap(), vec![-2.0, -2.0]);
         assert_eq!(mul(&[1.0f32, 2.0], &[3.0, 4.0]).unwrap(), vec![3.0, 8.0]);
-        assert!(matches!(add(&[1.0f32], &[1.0, 2.0]), Err(VectorError::DimMismatch { left: 1, right: 2, .. })));
-        assert!(matches!(mul(&[3e38f32], &[10.0]), Err(VectorError::Overflow { .. })));
+        assert!(matches!(
+            add(&[1.0f32], &[1.0, 2.0]),
+            Err(VectorError::DimMismatch {
+                left: 1,
+                right: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            mul(&[3e38f32], &[10.0]),
+            Err(VectorError::Overflow { .. })
+        ));
         let h = [f16::from_f32(60000.0)];
         assert!(matches!(add(&h, &h), Err(VectorError::Overflow { .. })));
     }

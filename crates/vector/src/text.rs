@@ -25,7 +25,11 @@ fn quote(s: &str) -> String {
 }
 
 fn syntax<E: Element>(input: &str, detail: impl Into<String>) -> VectorError {
-    VectorError::Syntax { type_name: E::TYPE_NAME, input: quote(input), detail: detail.into() }
+    VectorError::Syntax {
+        type_name: E::TYPE_NAME,
+        input: quote(input),
+        detail: detail.into(),
+    }
 }
 
 fn is_space(c: char) -> bool {
@@ -36,23 +40,42 @@ fn is_space(c: char) -> bool {
 /// Parse one number token (already trimmed).
 fn parse_element<E: Element>(input: &str, tok: &str) -> Result<E, VectorError> {
     if tok.is_empty() {
-        return Err(syntax::<E>(input, "An element is missing: two commas in a row, or a comma next to a bracket."));
+        return Err(syntax::<E>(
+            input,
+            "An element is missing: two commas in a row, or a comma next to a bracket.",
+        ));
     }
-    let ok_chars = tok.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    let ok_chars = tok
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
     let x: f64 = match (ok_chars, tok.parse::<f64>()) {
         (true, Ok(x)) => x,
-        _ => return Err(syntax::<E>(input, format!("\"{}\" is not a number.", quote(tok)))),
+        _ => {
+            return Err(syntax::<E>(
+                input,
+                format!("\"{}\" is not a number.", quote(tok)),
+            ))
+        }
     };
     if x.is_nan() {
-        return Err(VectorError::NotFinite { type_name: E::TYPE_NAME, what: "NaN" });
+        return Err(VectorError::NotFinite {
+            type_name: E::TYPE_NAME,
+            what: "NaN",
+        });
     }
     if x.is_infinite() {
         // "inf"/"infinity" literals, or a decimal too large even for f64
         let lower = tok.trim_start_matches(['+', '-']).to_ascii_lowercase();
         if lower.starts_with("inf") {
-            return Err(VectorError::NotFinite { type_name: E::TYPE_NAME, what: "infinite value" });
+            return Err(VectorError::NotFinite {
+                type_name: E::TYPE_NAME,
+                what: "infinite value",
+            });
         }
-        return Err(VectorError::OutOfRange { type_name: E::TYPE_NAME, value: quote(tok) });
+        return Err(VectorError::OutOfRange {
+            type_name: E::TYPE_NAME,
+            value: quote(tok),
+        });
     }
     let v = E::from_f64_checked(x, &|| quote(tok))?;
     check_finite(v)
@@ -75,12 +98,17 @@ pub fn parse<E: Element>(input: &str) -> Result<Vec<E>, VectorError> {
         return Err(syntax::<E>(input, "Junk after closing right bracket."));
     }
     if body.trim_matches(is_space).is_empty() {
-        return Err(VectorError::Empty { type_name: E::TYPE_NAME });
+        return Err(VectorError::Empty {
+            type_name: E::TYPE_NAME,
+        });
     }
     let mut out = Vec::with_capacity(body.len() / 4 + 1);
     for tok in body.split(',') {
         if out.len() == crate::MAX_DIM {
-            return Err(VectorError::TooManyDims { type_name: E::TYPE_NAME, dims: body.split(',').count() });
+            return Err(VectorError::TooManyDims {
+                type_name: E::TYPE_NAME,
+                dims: body.split(',').count(),
+            });
         }
         out.push(parse_element::<E>(input, tok.trim_matches(is_space))?);
     }
@@ -151,7 +179,10 @@ mod tests {
     fn parses_pgvector_text() {
         assert_eq!(p32("[1,2.5,-3]").unwrap(), vec![1.0, 2.5, -3.0]);
         assert_eq!(p32("  [ 1 , 2.5,\t-3 ]\n").unwrap(), vec![1.0, 2.5, -3.0]);
-        assert_eq!(p32("[1e3,+.5,5.,-0]").unwrap(), vec![1000.0, 0.5, 5.0, -0.0]);
+        assert_eq!(
+            p32("[1e3,+.5,5.,-0]").unwrap(),
+            vec![1000.0, 0.5, 5.0, -0.0]
+        );
         assert_eq!(p32("[1e-50]").unwrap(), vec![0.0]);
     }
 
@@ -172,21 +203,54 @@ mod tests {
             ("", "must start with"),
         ] {
             match p32(s) {
-                Err(VectorError::Syntax { detail, .. }) => assert!(detail.contains(needle), "{s}: {detail}"),
+                Err(VectorError::Syntax { detail, .. }) => {
+                    assert!(detail.contains(needle), "{s}: {detail}")
+                }
                 other => panic!("{s}: {other:?}"),
             }
         }
-        assert_eq!(p32("[]"), Err(VectorError::Empty { type_name: "embedding" }));
-        assert_eq!(p32("[ ]"), Err(VectorError::Empty { type_name: "embedding" }));
-        assert!(matches!(p32("[NaN]"), Err(VectorError::NotFinite { what: "NaN", .. })));
-        assert!(matches!(p32("[-Infinity]"), Err(VectorError::NotFinite { what: "infinite value", .. })));
+        assert_eq!(
+            p32("[]"),
+            Err(VectorError::Empty {
+                type_name: "embedding"
+            })
+        );
+        assert_eq!(
+            p32("[ ]"),
+            Err(VectorError::Empty {
+                type_name: "embedding"
+            })
+        );
+        assert!(matches!(
+            p32("[NaN]"),
+            Err(VectorError::NotFinite { what: "NaN", .. })
+        ));
+        assert!(matches!(
+            p32("[-Infinity]"),
+            Err(VectorError::NotFinite {
+                what: "infinite value",
+                ..
+            })
+        ));
         assert!(matches!(p32("[inf]"), Err(VectorError::NotFinite { .. })));
         assert!(matches!(p32("[1e39]"), Err(VectorError::OutOfRange { .. })));
-        assert!(matches!(p32("[1e400]"), Err(VectorError::OutOfRange { .. })));
-        assert!(matches!(parse::<f16>("[65520]"), Err(VectorError::OutOfRange { .. })));
-        assert_eq!(parse::<f16>("[65504]").unwrap(), vec![f16::from_f32(65504.0)]);
+        assert!(matches!(
+            p32("[1e400]"),
+            Err(VectorError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse::<f16>("[65520]"),
+            Err(VectorError::OutOfRange { .. })
+        ));
+        assert_eq!(
+            parse::<f16>("[65504]").unwrap(),
+            vec![f16::from_f32(65504.0)]
+        );
         let many = format!("[{}]", vec!["1"; crate::MAX_DIM + 1].join(","));
-        assert!(matches!(p32(&many), Err(VectorError::TooManyDims { dims: 16001, .. })));
+        assert!(matches!(
+            p32(&many),
+            Err(VectorError::TooManyDims { dims: 16001, .. })
+        ));
         let max = format!("[{}]", vec!["1"; crate::MAX_DIM].join(","));
         assert_eq!(p32(&max).unwrap().len(), crate::MAX_DIM);
     }
@@ -201,8 +265,18 @@ mod tests {
     #[test]
     fn output_is_short_and_round_trips() {
         assert_eq!(format(&[1.0f32, 2.5, -3.0]), "[1,2.5,-3]");
-        assert_eq!(format(&[0.1f32, 1e-7, 3.4028235e38, -0.0]), "[0.1,1e-7,3.4028235e38,-0]");
-        assert_eq!(format(&[f16::from_f32(0.1), f16::from_f32(65504.0), f16::from_f32(1e-5)]), "[0.1,65504,1e-5]");
+        assert_eq!(
+            format(&[0.1f32, 1e-7, 3.4028235e38, -0.0]),
+            "[0.1,1e-7,3.4028235e38,-0]"
+        );
+        assert_eq!(
+            format(&[
+                f16::from_f32(0.1),
+                f16::from_f32(65504.0),
+                f16::from_f32(1e-5)
+            ]),
+            "[0.1,65504,1e-5]"
+        );
         // every f16 bit pattern that is finite round-trips
         for bits in 0..=u16::MAX {
             let x = f16::from_bits(bits);

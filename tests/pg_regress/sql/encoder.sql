@@ -39,8 +39,24 @@ SELECT count(*) FILTER (WHERE emb IS NOT NULL) AS embedded, count(*) FILTER (WHE
        bool_and(emb = codevec.embed(code)) AS all_match FROM snippets2;
 SELECT try($$CALL codevec.embed_table('snippets2', 'code', 'emb', 0)$$);
 SELECT try($$CALL codevec.embed_table('snippets2', 'nope', 'emb', 8)$$);
+-- reduced precision: int8 dense layers stay within cosine 0.995 of full precision
+SELECT left(t, 20) AS text, length(t) AS len, 1 - (codevec.embed(t, 'int8') <=> codevec.embed(t)) >= 0.995 AS close,
+       codevec.embed(t, 'f32') = codevec.embed(t) AS f32_same
+FROM unnest(ARRAY['', 'parse a date string', 'def add(a, b):\n    return a + b', repeat('token ', 300)]) AS t;
+SELECT (codevec.embed_batch(ARRAY['x', NULL, 'def f(): pass'], 'int8'))[3] = codevec.embed('def f(): pass', 'int8') AS int8_batch_same,
+       (codevec.embed_batch(ARRAY['x', NULL], 'INT8'))[2] IS NULL AS int8_null_kept;
+SELECT path FROM snippets ORDER BY emb <=> codevec.embed('parse a date string', 'int8') LIMIT 1;
+SELECT try($$SELECT codevec.embed('x', 'fp4')$$);
+SELECT codevec.embed('x', NULL) IS NULL AS null_precision_null;
+SET client_min_messages = warning;
+UPDATE snippets2 SET emb = NULL;
+CALL codevec.embed_table('snippets2', 'code', 'emb', 3, 'int8');
+RESET client_min_messages;
+SELECT count(*) FILTER (WHERE emb IS NOT NULL) AS embedded,
+       bool_and(emb = codevec.embed(code, 'int8')) AS all_int8 FROM snippets2;
 -- what the backend loaded
 SELECT model, dims, max_tokens, precision, threads, batch_size FROM codevec.encoder_info();
+SELECT model, dims, precision FROM codevec.encoder_info('int8');
 SHOW codevec.encoder_threads;
 -- the model directory is superuser-only
 CREATE ROLE codevec_regress_user;

@@ -1,0 +1,623 @@
+//! The reduced-precision path: dense layers as 8-bit integer products on the AVX512-VNNI
+//! `vpdpbusd` instruction (64 multiply-adds per instruction, four times the lanes of an f32
+//! FMA), with f32 everywhere else (embeddings, attention, softmax, layer norm, pooling).
+//!
+//! * Weights: symmetric per output column, `w[k][j] ≈ sw[j] · q[k][j]`, `q` in [-127, 127].
+//! * Activations: asymmetric per row (token), quantised right before each product,
+//!   `a[i][k] ≈ sa[i] · (u[i][k] - za[i])`, `u` in [0, 255] (`vpdpbusd` multiplies unsigned
+//!   bytes by signed bytes). Per-row min/max keeps the full 8 bits for one-signed rows such
+//!   as GELU outputs.
+//! * `C[i][j] = sa[i] · sw[j] · (Σk u·q − za[i] · Σk q[k][j])`, accumulated exactly in i32
+//!   (|u·q| ≤ 255·127 per term, K ≤ 1536: no overflow), then bias / GELU / residual in f32.
+//!
+//! Packed weight layout: `N / 32` column strips, each `K / 4` groups of `32 x 4` bytes (four
+//! consecutive k of one column are adjacent, as `vpdpbusd` wants).
+
+use crate::dense::Epilogue;
+use crate::pool::Par;
+
+/// Columns per strip (two AVX-512 registers of i32 accumulators).
+const NS: usize = 32;
+/// Rows per micro-kernel tile.
+const ROWS: usize = 12;
+/// Rows per cache block: MC x K bytes of activations stay in L2 while all strips pass.
+const MC: usize = 48;
+
+/// Whether this CPU runs the int8 path (AVX-512 F/BW/VL plus VNNI).
+pub(crate) fn supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        crate::dense::has_avx512()
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A weight matrix `[K, N]` quantised to i8 per output column and packed for the kernel.
+pub(crate) struct PackedI8 {
+    k: usize,
+    n: usize,
+    data: Vec<i8>,
+    /// `sw[j]`
+    scale: Vec<f32>,
+    /// `Σk q[k][j]`, for the activation zero point.
+    colsum: Vec<i32>,
+}
+
+impl PackedI8 {
+    /// Quantises and packs a row-major `[k, n]` f32 matrix (`k % 4 == 0`, `n % 32 == 0`).
+    pub(crate) fn pack(w: &[f32], k: usize, n: usize) -> PackedI8 {
+        assert_eq!(w.len(), k * n);
+        assert!(
+            k % 4 == 0 && n % NS == 0,
+            "int8: shape {k}x{n} not packable"
+        );
+        let mut scale = vec![0f32; n];
+        let mut col = vec![0f32; k];
+        for (j, s) in scale.iter_mut().enumerate() {
+            for (kk, c) in col.iter_mut().enumerate() {
+                *c = w[kk * n + j];
+            }
+            *s = column_scale(&col);
+        }
+        let mut data = vec![0i8; k * n];
+        let mut colsum = vec![0i32; n];
+        for kk in 0..k {
+            for j in 0..n {
+                let q = (w[kk * n + j] / scale[j])
+                    .round_ties_even()
+                    .clamp(-127.0, 127.0) as i8;
+                let (strip, col) = (j / NS, j % NS);
+                data[strip * k * NS + (kk / 4) * NS * 4 + col * 4 + kk % 4] = q;
+                colsum[j] += q as i32;
+            }
+        }
+        PackedI8 {
+            k,
+            n,
+            data,
+            scale,
+            colsum,
+        }
+    }
+}
+
+/// The scale for one weight column: the one among `max/127 · f` (f from 0.80 to 1.00) with the
+/// least squared rounding error, so a lone outlier does not coarsen the whole column.
+pub(crate) fn column_scale(col: &[f32]) -> f32 {
+    let max = col.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 {
+        return 1.0;
+    }
+    // x + 1.5·2^23 - 1.5·2^23 rounds half to even for |x| < 2^22 and vectorises without
+    // SSE4.1 (|v / s| ≤ 127 / 0.8 here).
+    const MAGIC: f32 = 12_582_912.0;
+    let mut best = (f32::INFINITY, max / 127.0);
+    for step in 0..=10 {
+        let s = max / 127.0 * (0.80 + 0.02 * step as f32);
+        let inv = 1.0 / s;
+        let err: f32 = col
+            .iter()
+            .map(|&v| {
+                let q = ((v * inv + MAGIC) - MAGIC).clamp(-127.0, 127.0);
+                (v - q * s) * (v - q * s)
+            })
+            .sum();
+        if err < best.0 {
+            best = (err, s);
+        }
+    }
+    best.1
+}
+
+/// Quantised activation rows, reused across calls.
+#[derive(Default)]
+pub(crate) struct QuantRows {
+    data: Vec<u8>,
+    scale: Vec<f32>,
+    zero: Vec<i32>,
+    /// Outlier channels of row `i` are `outliers[out_start[i]..out_start[i + 1]]`.
+    out_start: Vec<u32>,
+    /// `(channel, value)`: taken out of the row before quantising (set to 0 there) and
+    /// multiplied in f32 against the weights in the kernel's epilogue.
+    outliers: Vec<(u32, f32)>,
+    tmp: Vec<f32>,
+    cand: Vec<(u32, f32)>,
+}
+
+/// A value beyond `OUTLIER_RMS` times its row's RMS is an outlier channel; at most
+/// `MAX_OUTLIERS` are taken per row (the largest).
+///
+/// BERT's hidden states carry "massive activations": on the `[CLS]` row one channel is 20-40x
+/// the rest (28 vs 1.3 here). Quantised with the row, it would coarsen every other channel
+/// of that row 20-fold; for short texts, where `[CLS]` weighs most in the mean pooling, that
+/// alone moved the empty string's embedding to cosine 0.993.
+const OUTLIER_RMS: f32 = 6.0;
+const MAX_OUTLIERS: usize = 4;
+
+impl QuantRows {
+    /// Quantises `m` rows of `k` values (row-major `a`).
+    fn fill(&mut self, a: &[f32], m: usize, k: usize) {
+        if self.data.len() < m * k {
+            self.data.resize(m * k, 0);
+        }
+        if self.scale.len() < m {
+            self.scale.resize(m, 0.0);
+            self.zero.resize(m, 0);
+        }
+        self.out_start.clear();
+        self.outliers.clear();
+        for i in 0..m {
+            self.out_start.push(self.outliers.len() as u32);
+            let row = &a[i * k..(i + 1) * k];
+            let (max, rms) = max_abs_rms(row);
+            let out = &mut self.data[i * k..(i + 1) * k];
+            let (scale, zero) = if max > OUTLIER_RMS * rms {
+                let limit = OUTLIER_RMS * rms;
+                let cand = &mut self.cand;
+                cand.clear();
+                for (c, &v) in row.iter().enumerate() {
+                    if v.abs() > limit {
+                        cand.push((c as u32, v));
+                    }
+                }
+                cand.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+                cand.truncate(MAX_OUTLIERS);
+                self.tmp.clear();
+                self.tmp.extend_from_slice(row);
+                for &(c, _) in cand.iter() {
+                    self.tmp[c as usize] = 0.0;
+                }
+                self.outliers.extend_from_slice(cand);
+                quantize_row(&self.tmp, out)
+            } else {
+                quantize_row(row, out)
+            };
+            self.scale[i] = scale;
+            self.zero[i] = zero;
+        }
+        self.out_start.push(self.outliers.len() as u32);
+    }
+}
+
+/// `(max |x|, sqrt(mean x²))` of a row.
+fn max_abs_rms(row: &[f32]) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if row.len() % 16 == 0 && crate::dense::has_avx512() {
+        // SAFETY: AVX-512F is present and row.len() is a multiple of 16.
+        return unsafe { max_abs_rms_avx512(row) };
+    }
+    let (mut m, mut s) = (0f32, 0f32);
+    for &v in row {
+        m = m.max(v.abs());
+        s += v * v;
+    }
+    (m, (s / row.len().max(1) as f32).sqrt())
+}
+
+/// # Safety
+/// AVX-512F; `row.len()` a multiple of 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn max_abs_rms_avx512(row: &[f32]) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    // SAFETY: 16-value loads at offsets below row.len(), a multiple of 16.
+    unsafe {
+        let (mut m, mut s) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for i in (0..row.len()).step_by(16) {
+            let v = _mm512_loadu_ps(row.as_ptr().add(i));
+            m = _mm512_max_ps(m, _mm512_abs_ps(v));
+            s = _mm512_fmadd_ps(v, v, s);
+        }
+        (
+            _mm512_reduce_max_ps(m),
+            (_mm512_reduce_add_ps(s) / row.len() as f32).sqrt(),
+        )
+    }
+}
+
+/// Quantises one row to u8 with its own scale and zero point; returns `(scale, zero)`.
+fn quantize_row(row: &[f32], out: &mut [u8]) -> (f32, i32) {
+    #[cfg(target_arch = "x86_64")]
+    if row.len() % 16 == 0 && supported() {
+        // SAFETY: the CPU has AVX-512 F/BW (checked), row and out have the same length, a
+        // multiple of 16.
+        return unsafe { quantize_row_avx512(row, out) };
+    }
+    let (mut lo, mut hi) = (0.0f32, 0.0f32); // the range always includes 0 (exact zero)
+    for &v in row {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    let (scale, zero) = scale_zero(lo, hi);
+    let inv = 1.0 / scale;
+    for (o, &v) in out.iter_mut().zip(row) {
+        *o = (v * inv + zero as f32).round_ties_even().clamp(0.0, 255.0) as u8;
+    }
+    (scale, zero)
+}
+
+fn scale_zero(lo: f32, hi: f32) -> (f32, i32) {
+    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+    (scale, (-lo / scale).round().clamp(0.0, 255.0) as i32)
+}
+
+/// # Safety
+/// AVX-512 F/BW; `row.len() == out.len()`, a multiple of 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn quantize_row_avx512(row: &[f32], out: &mut [u8]) -> (f32, i32) {
+    use std::arch::x86_64::*;
+    debug_assert!(row.len() == out.len() && row.len() % 16 == 0);
+    // SAFETY: 16-value loads/stores at i < row.len() (a multiple of 16), on both slices.
+    unsafe {
+        let (mut lo, mut hi) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        for i in (0..row.len()).step_by(16) {
+            let v = _mm512_loadu_ps(row.as_ptr().add(i));
+            lo = _mm512_min_ps(lo, v);
+            hi = _mm512_max_ps(hi, v);
+        }
+        let (scale, zero) = scale_zero(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
+        let inv = _mm512_set1_ps(1.0 / scale);
+        let z = _mm512_set1_ps(zero as f32);
+        let (zero_i, top) = (_mm512_setzero_si512(), _mm512_set1_epi32(255));
+        for i in (0..row.len()).step_by(16) {
+            let v = _mm512_fmadd_ps(_mm512_loadu_ps(row.as_ptr().add(i)), inv, z);
+            let q =
+                _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+            let q = _mm512_min_epi32(_mm512_max_epi32(q, zero_i), top);
+            _mm_storeu_si128(
+                out.as_mut_ptr().add(i) as *mut __m128i,
+                _mm512_cvtepi32_epi8(q),
+            );
+        }
+        (scale, zero)
+    }
+}
+
+/// `C[m, n] = epilogue(A[m, k] · W)` with A quantised into `q` first.
+pub(crate) fn matmul_i8(
+    c: &mut [f32],
+    a: &[f32],
+    m: usize,
+    w: &PackedI8,
+    epi: Epilogue<'_>,
+    q: &mut QuantRows,
+    par: &Par,
+) {
+    let (k, n) = (w.k, w.n);
+    assert!(
+        a.len() >= m * k && c.len() >= m * n,
+        "int8: buffers too small"
+    );
+    if let Some(b) = epi.bias() {
+        assert_eq!(b.len(), n, "int8: bias length");
+    }
+    assert!(supported(), "int8: the CPU lacks AVX512-VNNI");
+    if m == 0 {
+        return;
+    }
+    q.fill(&a[..m * k], m, k);
+    let q = &*q;
+    let c = &mut c[..m * n];
+    let strips = n / NS;
+    let cptr = SharedC(c.as_mut_ptr());
+    let c_len = c.len();
+    if par.threads() == 1 {
+        // SAFETY: this call owns all of C.
+        unsafe { block(cptr.get(), c_len, q, 0..m, w, 0..strips, epi) };
+    } else if m >= par.threads() * 2 * MC {
+        let chunks = m.div_ceil(MC);
+        par.for_each(chunks, |ci| {
+            let rows = ci * MC..((ci + 1) * MC).min(m);
+            // SAFETY: tasks own disjoint row ranges of C.
+            unsafe { block(cptr.get(), c_len, q, rows, w, 0..strips, epi) };
+        });
+    } else {
+        let tasks = par.threads().min(strips);
+        par.for_each(tasks, |t| {
+            let range = (t * strips / tasks)..((t + 1) * strips / tasks);
+            // SAFETY: tasks own disjoint column strips of C.
+            unsafe { block(cptr.get(), c_len, q, 0..m, w, range, epi) };
+        });
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SharedC(*mut f32);
+// SAFETY: lets parallel tasks write disjoint parts of one C (see the call sites).
+unsafe impl Send for SharedC {}
+// SAFETY: see above.
+unsafe impl Sync for SharedC {}
+impl SharedC {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Per-tile constants of the epilogue.
+#[derive(Clone, Copy)]
+struct Tile {
+    /// Add the current C values.
+    load_c: bool,
+    /// 32 bias values or null.
+    bias: *const f32,
+    gelu: bool,
+    /// 32 column scales.
+    wscale: *const f32,
+    /// 32 column sums.
+    colsum: *const i32,
+    /// `ROWS` (or fewer) row scales and zero points.
+    ascale: *const f32,
+    azero: *const i32,
+    /// `R + 1` offsets into `outliers` for the tile's rows.
+    out_start: *const u32,
+    outliers: *const (u32, f32),
+}
+
+/// Computes rows `rows` and strips `strips` of C.
+///
+/// # Safety
+/// `c` points to `c_len >= m * n` f32s; the selected rows x strip columns are not accessed by
+/// anyone else meanwhile; `q` holds the quantised rows of A.
+unsafe fn block(
+    c: *mut f32,
+    c_len: usize,
+    q: &QuantRows,
+    rows: std::ops::Range<usize>,
+    w: &PackedI8,
+    strips: std::ops::Range<usize>,
+    epi: Epilogue<'_>,
+) {
+    let (k, n) = (w.k, w.n);
+    assert!(rows.end * n <= c_len && q.data.len() >= rows.end * k && strips.end * NS <= n);
+    for i0 in rows.clone().step_by(MC) {
+        let i_end = (i0 + MC).min(rows.end);
+        for s in strips.clone() {
+            let col = s * NS;
+            let b = w.data[s * k * NS..(s + 1) * k * NS].as_ptr();
+            let mut i = i0;
+            while i < i_end {
+                let r = ROWS.min(i_end - i);
+                let tile = Tile {
+                    load_c: matches!(epi, Epilogue::Accumulate),
+                    bias: epi.bias().map_or(std::ptr::null(), |bb| bb[col..].as_ptr()),
+                    gelu: matches!(epi, Epilogue::BiasGelu(_)),
+                    wscale: w.scale[col..].as_ptr(),
+                    colsum: w.colsum[col..].as_ptr(),
+                    ascale: q.scale[i..].as_ptr(),
+                    azero: q.zero[i..].as_ptr(),
+                    out_start: q.out_start[i..].as_ptr(),
+                    outliers: q.outliers.as_ptr(),
+                };
+                // SAFETY: rows i..i+r and columns col..col+32 are inside C and A; the strip
+                // holds k/4 groups of 128 bytes; the per-column/per-row arrays have at least
+                // 32 / r entries from the given offsets; the CPU has VNNI (asserted by
+                // matmul_i8).
+                unsafe {
+                    dispatch(
+                        r,
+                        k,
+                        q.data.as_ptr().add(i * k),
+                        b,
+                        c.add(i * n + col),
+                        n,
+                        tile,
+                    )
+                };
+                i += r;
+            }
+        }
+    }
+}
+
+unsafe fn dispatch(
+    rows: usize,
+    k: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut f32,
+    ldc: usize,
+    t: Tile,
+) {
+    // SAFETY (all arms): forwarded from the caller.
+    unsafe {
+        match rows {
+            12 => kernel::<12>(k, a, b, c, ldc, t),
+            11 => kernel::<11>(k, a, b, c, ldc, t),
+            10 => kernel::<10>(k, a, b, c, ldc, t),
+            9 => kernel::<9>(k, a, b, c, ldc, t),
+            8 => kernel::<8>(k, a, b, c, ldc, t),
+            7 => kernel::<7>(k, a, b, c, ldc, t),
+            6 => kernel::<6>(k, a, b, c, ldc, t),
+            5 => kernel::<5>(k, a, b, c, ldc, t),
+            4 => kernel::<4>(k, a, b, c, ldc, t),
+            3 => kernel::<3>(k, a, b, c, ldc, t),
+            2 => kernel::<2>(k, a, b, c, ldc, t),
+            1 => kernel::<1>(k, a, b, c, ldc, t),
+            _ => unreachable!("int8 tile rows must be 1..=12"),
+        }
+    }
+}
+
+/// The `R x 32` VNNI micro-kernel over the full depth `k` (rows of A at stride `k`).
+///
+/// # Safety
+/// AVX-512 F/BW + VNNI; `a` valid for `R` rows of `k` bytes at stride `k`; `b` for `k * 32`
+/// bytes; `c` for `R` rows of 32 f32 at stride `ldc`; tile pointers as documented on [`Tile`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn kernel<const R: usize>(
+    k: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut f32,
+    ldc: usize,
+    t: Tile,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: every access stays inside the ranges promised by the caller.
+    unsafe {
+        let mut acc: [[__m512i; 2]; R] = [[_mm512_setzero_si512(); 2]; R];
+        let mut bp = b;
+        for k4 in (0..k).step_by(4) {
+            let b0 = _mm512_loadu_si512(bp as *const __m512i);
+            let b1 = _mm512_loadu_si512(bp.add(64) as *const __m512i);
+            for r in 0..R {
+                let av = _mm512_set1_epi32((a.add(r * k + k4) as *const i32).read_unaligned());
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
+                acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
+            }
+            bp = bp.add(128);
+        }
+        let ws0 = _mm512_loadu_ps(t.wscale);
+        let ws1 = _mm512_loadu_ps(t.wscale.add(16));
+        let cs0 = _mm512_loadu_si512(t.colsum as *const __m512i);
+        let cs1 = _mm512_loadu_si512(t.colsum.add(16) as *const __m512i);
+        let (bias0, bias1) = if t.bias.is_null() {
+            (_mm512_setzero_ps(), _mm512_setzero_ps())
+        } else {
+            (_mm512_loadu_ps(t.bias), _mm512_loadu_ps(t.bias.add(16)))
+        };
+        for r in 0..R {
+            let z = _mm512_set1_epi32(*t.azero.add(r));
+            let sa = _mm512_set1_ps(*t.ascale.add(r));
+            let i0 = _mm512_sub_epi32(acc[r][0], _mm512_mullo_epi32(z, cs0));
+            let i1 = _mm512_sub_epi32(acc[r][1], _mm512_mullo_epi32(z, cs1));
+            let mut v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), _mm512_mul_ps(sa, ws0), bias0);
+            let mut v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_mul_ps(sa, ws1), bias1);
+            // Outlier channels: C += value · sw[j] · q[channel][j] (the weight row read from the
+            // packed strip: byte channel % 4 of each 32-bit lane of group channel / 4).
+            let (o0, o1) = (
+                *t.out_start.add(r) as usize,
+                *t.out_start.add(r + 1) as usize,
+            );
+            for o in o0..o1 {
+                let (ch, val) = *t.outliers.add(o);
+                let ch = ch as usize;
+                let g = b.add((ch / 4) * 128);
+                let sh = _mm512_set1_epi32((24 - 8 * (ch % 4)) as i32);
+                let q0 = _mm512_srai_epi32::<24>(_mm512_sllv_epi32(
+                    _mm512_loadu_si512(g as *const __m512i),
+                    sh,
+                ));
+                let q1 = _mm512_srai_epi32::<24>(_mm512_sllv_epi32(
+                    _mm512_loadu_si512(g.add(64) as *const __m512i),
+                    sh,
+                ));
+                let vv = _mm512_set1_ps(val);
+                v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q0), _mm512_mul_ps(vv, ws0), v0);
+                v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q1), _mm512_mul_ps(vv, ws1), v1);
+            }
+            let cr = c.add(r * ldc);
+            if t.load_c {
+                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
+                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr.add(16)));
+            }
+            _mm512_storeu_ps(cr, v0);
+            _mm512_storeu_ps(cr.add(16), v1);
+            if t.gelu {
+                crate::ops::gelu_in_place(std::slice::from_raw_parts_mut(cr, NS));
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn kernel<const R: usize>(
+    _: usize,
+    _: *const u8,
+    _: *const i8,
+    _: *mut f32,
+    _: usize,
+    _: Tile,
+) {
+    unreachable!("the int8 kernel is only called on x86_64 CPUs with VNNI")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::Exec;
+
+    fn naive(a: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|p| a[i * k + p] as f64 * w[p * n + j] as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn int8_product_is_close_to_f32_for_all_tile_remainders_and_threads() {
+        if !supported() {
+            eprintln!("skipped: no AVX512-VNNI on this CPU");
+            return;
+        }
+        for &(m, k, n) in &[
+            (1usize, 384usize, 64usize),
+            (13, 384, 96),
+            (200, 1536, 64),
+            (400, 64, 32),
+        ] {
+            // one-signed and mixed rows, a zero row
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| {
+                    let row = i / k;
+                    let v = ((i * 31 % 97) as f32 - 48.0) / 50.0;
+                    match row % 3 {
+                        0 => v,
+                        1 => v.abs() * 3.0 - 0.1,
+                        _ if row == 2 => 0.0,
+                        _ => v * 0.01,
+                    }
+                })
+                .collect();
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 17 % 89) as f32 - 44.0) / 60.0)
+                .collect();
+            let pw = PackedI8::pack(&w, k, n);
+            let want = naive(&a, &w, m, k, n);
+            for threads in [1, 2] {
+                let exec = Exec::new(threads).unwrap();
+                let mut q = QuantRows::default();
+                let bias: Vec<f32> = (0..n).map(|j| j as f32 / 100.0).collect();
+                let mut c = vec![0.5f32; m * n];
+                exec.run(|par| matmul_i8(&mut c, &a, m, &pw, Epilogue::Bias(&bias), &mut q, par));
+                for i in 0..m {
+                    // error bound: k * (half a step of a) * |w| + (half a step of w) * |a|
+                    let row = &a[i * k..(i + 1) * k];
+                    let (lo, hi) = row
+                        .iter()
+                        .fold((0f32, 0f32), |(l, h), &v| (l.min(v), h.max(v)));
+                    let sa = (hi - lo) / 255.0;
+                    let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    for j in 0..n {
+                        let sw = (0..k).map(|kk| w[kk * n + j].abs()).fold(0f32, f32::max) / 127.0;
+                        let bound = k as f32 * (0.5 * sa * 44.0 / 60.0 + 0.5 * sw * amax) + 1e-4;
+                        let got = c[i * n + j] - bias[j];
+                        let y = want[i * n + j];
+                        assert!(
+                            (got - y).abs() <= bound,
+                            "m={m} k={k} n={n} t={threads} ({i},{j}): {got} vs {y} (bound {bound})"
+                        );
+                    }
+                }
+                let before = c.clone();
+                exec.run(|par| matmul_i8(&mut c, &a, m, &pw, Epilogue::Accumulate, &mut q, par));
+                for (idx, (x, b)) in c.iter().zip(&before).enumerate() {
+                    let j = idx % n;
+                    assert!((x - b - (b - bias[j])).abs() < 1e-3 * (1.0 + x.abs()));
+                }
+            }
+        }
+    }
+}
