@@ -12,8 +12,16 @@ use std::hint::black_box;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use codevec_encoder::{Encoder, EncoderOptions};
+use codevec_encoder::{Encoder, EncoderOptions, Precision};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+/// The precisions this CPU runs.
+fn precisions() -> Vec<Precision> {
+    [Precision::F32, Precision::Int8]
+        .into_iter()
+        .filter(|p| p.supported())
+        .collect()
+}
 
 fn batch_throughput(c: &mut Criterion) {
     let texts = common::codesearch("code", 256);
@@ -23,42 +31,47 @@ fn batch_throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(refs.len() as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(30));
-    for threads in [1usize, 2] {
-        let enc = Encoder::load(
-            &common::model_dir(),
-            EncoderOptions {
-                threads,
-                max_batch: 32,
-                ..Default::default()
-            },
-        )
-        .expect("load model");
-        group.bench_function(format!("threads={threads}"), |b| {
-            b.iter(|| black_box(enc.embed_batch(black_box(&refs), &never).unwrap()))
-        });
+    for precision in precisions() {
+        for threads in [1usize, 2] {
+            let enc = Encoder::load(
+                &common::model_dir(),
+                EncoderOptions {
+                    threads,
+                    max_batch: 32,
+                    precision,
+                },
+            )
+            .expect("load model");
+            group.bench_function(format!("{precision}/threads={threads}"), |b| {
+                b.iter(|| black_box(enc.embed_batch(black_box(&refs), &never).unwrap()))
+            });
+        }
     }
     group.finish();
 }
 
 fn query_latency(c: &mut Criterion) {
     let mut group = c.benchmark_group("embed_query_10_words");
-    for threads in [1usize, 2] {
-        let enc = Encoder::load(
-            &common::model_dir(),
-            EncoderOptions {
-                threads,
-                ..Default::default()
-            },
-        )
-        .expect("load model");
-        group.bench_function(format!("threads={threads}"), |b| {
-            b.iter(|| {
-                black_box(
-                    enc.embed(black_box("read a file line by line and count the words"))
-                        .unwrap(),
-                )
-            })
-        });
+    for precision in precisions() {
+        for threads in [1usize, 2] {
+            let enc = Encoder::load(
+                &common::model_dir(),
+                EncoderOptions {
+                    threads,
+                    precision,
+                    ..Default::default()
+                },
+            )
+            .expect("load model");
+            group.bench_function(format!("{precision}/threads={threads}"), |b| {
+                b.iter(|| {
+                    black_box(
+                        enc.embed(black_box("read a file line by line and count the words"))
+                            .unwrap(),
+                    )
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -14,6 +14,8 @@ use crate::pool::{Par, PerWorker};
 use crate::weights::{LayerWeights, Weights, HEADS, HEAD_DIM, HIDDEN, INTERMEDIATE};
 
 const QKV: usize = 3 * HIDDEN;
+/// Query rows per attention block (the f32 micro-kernel's tile height).
+const ROW_BLOCK: usize = 12;
 
 /// A packed mini-batch: token ids of all sequences back to back, and each sequence's
 /// `(first row, length)`.
@@ -195,7 +197,6 @@ impl Bert {
                     // ctx_h = P · V_h straight from the qkv rows.
                     let lp = len.div_ceil(32) * 32;
                     let (kt, rest) = buf.split_at_mut(HEAD_DIM * lp);
-                    let scores = &mut rest[..len * lp];
                     for d in 0..HEAD_DIM {
                         let row = &mut kt[d * lp..(d + 1) * lp];
                         for (j, v) in row[..len].iter_mut().enumerate() {
@@ -203,42 +204,49 @@ impl Bert {
                         }
                         row[len..].iter_mut().for_each(|v| *v = 0.0);
                     }
-                    // SAFETY: Q_h is `len` rows of HEAD_DIM at stride QKV from `base`, inside
-                    // qkv (asserted above); kt holds HEAD_DIM rows of lp; scores holds len
-                    // rows of lp; the CPU has AVX-512 (`fast`).
-                    unsafe {
-                        dense::small_matmul(
-                            len,
-                            lp,
-                            HEAD_DIM,
-                            qkv[base..].as_ptr(),
-                            QKV,
-                            kt.as_ptr(),
-                            lp,
-                            scores.as_mut_ptr(),
-                            lp,
-                        )
-                    };
-                    ops::softmax_scaled_rows(scores, lp, len, scale);
-                    // SAFETY: P is len rows of `len` (stride lp) in scores; V_h is len rows of
-                    // HEAD_DIM at stride QKV inside qkv (asserted above). This task writes rows
-                    // first..first+len, columns h*32..h*32+32 of `ctx` (in bounds, asserted
-                    // above); tasks differ in sequence (disjoint rows) or head (disjoint
-                    // columns), `ctx` is not otherwise accessed during this parallel section,
-                    // and it overlaps neither the per-worker scratch nor qkv.
-                    unsafe {
-                        dense::small_matmul(
-                            len,
-                            HEAD_DIM,
-                            len,
-                            scores.as_ptr(),
-                            lp,
-                            qkv[base + 2 * HIDDEN..].as_ptr(),
-                            QKV,
-                            ctx_ptr.get().add(off),
-                            HIDDEN,
-                        )
-                    };
+                    // Query rows in blocks of ROW_BLOCK, so that a block's scores stay in L1
+                    // between the two products and the softmax.
+                    for r0 in (0..len).step_by(ROW_BLOCK) {
+                        let rows = ROW_BLOCK.min(len - r0);
+                        let scores = &mut rest[..rows * lp];
+                        // SAFETY: Q_h rows r0..r0+rows (HEAD_DIM values at stride QKV from
+                        // `base`) lie inside qkv (asserted above); kt holds HEAD_DIM rows of
+                        // lp; scores holds `rows` rows of lp; the CPU has AVX-512 (`fast`).
+                        unsafe {
+                            dense::small_matmul(
+                                rows,
+                                lp,
+                                HEAD_DIM,
+                                qkv[base + r0 * QKV..].as_ptr(),
+                                QKV,
+                                kt.as_ptr(),
+                                lp,
+                                scores.as_mut_ptr(),
+                                lp,
+                            )
+                        };
+                        ops::softmax_scaled_rows(scores, lp, len, scale);
+                        // SAFETY: P is `rows` rows of `len` (stride lp) in scores; V_h is len
+                        // rows of HEAD_DIM at stride QKV inside qkv (asserted above). This
+                        // writes rows first+r0..first+r0+rows, columns h*32..h*32+32 of `ctx`
+                        // (in bounds, asserted above); tasks differ in sequence (disjoint rows)
+                        // or head (disjoint columns), `ctx` is not otherwise accessed during
+                        // this parallel section, and it overlaps neither the per-worker
+                        // scratch nor qkv.
+                        unsafe {
+                            dense::small_matmul(
+                                rows,
+                                HEAD_DIM,
+                                len,
+                                scores.as_ptr(),
+                                lp,
+                                qkv[base + 2 * HIDDEN..].as_ptr(),
+                                QKV,
+                                ctx_ptr.get().add(off + r0 * HIDDEN),
+                                HIDDEN,
+                            )
+                        };
+                    }
                 } else {
                     let q = View {
                         data: &qkv[base..],

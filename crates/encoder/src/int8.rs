@@ -154,17 +154,13 @@ impl QuantRows {
         for i in 0..m {
             self.out_start.push(self.outliers.len() as u32);
             let row = &a[i * k..(i + 1) * k];
-            let (max, rms) = max_abs_rms(row);
+            let (lo, hi, rms) = row_stats(row);
             let out = &mut self.data[i * k..(i + 1) * k];
-            let (scale, zero) = if max > OUTLIER_RMS * rms {
+            let (scale, zero) = if hi.max(-lo) > OUTLIER_RMS * rms {
                 let limit = OUTLIER_RMS * rms;
                 let cand = &mut self.cand;
                 cand.clear();
-                for (c, &v) in row.iter().enumerate() {
-                    if v.abs() > limit {
-                        cand.push((c as u32, v));
-                    }
-                }
+                above(row, limit, cand);
                 cand.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
                 cand.truncate(MAX_OUTLIERS);
                 self.tmp.clear();
@@ -173,67 +169,118 @@ impl QuantRows {
                     self.tmp[c as usize] = 0.0;
                 }
                 self.outliers.extend_from_slice(cand);
-                quantize_row(&self.tmp, out)
+                let (lo, hi, _) = row_stats(&self.tmp);
+                quantize_range(&self.tmp, out, lo, hi)
             } else {
-                quantize_row(row, out)
+                quantize_range(row, out, lo, hi)
             };
             self.scale[i] = scale;
             self.zero[i] = zero;
         }
         self.out_start.push(self.outliers.len() as u32);
+        if std::env::var("CV_DBG").is_ok() {
+            let rows_with = (0..m)
+                .filter(|&i| self.out_start[i + 1] > self.out_start[i])
+                .count();
+            eprintln!(
+                "DBG k={k} m={m} rows with outliers {rows_with} total {}",
+                self.outliers.len()
+            );
+        }
     }
 }
 
-/// `(max |x|, sqrt(mean x²))` of a row.
-fn max_abs_rms(row: &[f32]) -> (f32, f32) {
+/// Appends `(index, value)` of every value of `row` with `|value| > limit` to `out`.
+fn above(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) {
     #[cfg(target_arch = "x86_64")]
     if row.len() % 16 == 0 && crate::dense::has_avx512() {
         // SAFETY: AVX-512F is present and row.len() is a multiple of 16.
-        return unsafe { max_abs_rms_avx512(row) };
+        return unsafe { above_avx512(row, limit, out) };
     }
-    let (mut m, mut s) = (0f32, 0f32);
-    for &v in row {
-        m = m.max(v.abs());
-        s += v * v;
+    for (c, &v) in row.iter().enumerate() {
+        if v.abs() > limit {
+            out.push((c as u32, v));
+        }
     }
-    (m, (s / row.len().max(1) as f32).sqrt())
 }
 
 /// # Safety
 /// AVX-512F; `row.len()` a multiple of 16.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn max_abs_rms_avx512(row: &[f32]) -> (f32, f32) {
+unsafe fn above_avx512(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) {
     use std::arch::x86_64::*;
     // SAFETY: 16-value loads at offsets below row.len(), a multiple of 16.
     unsafe {
-        let (mut m, mut s) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let lim = _mm512_set1_ps(limit);
         for i in (0..row.len()).step_by(16) {
             let v = _mm512_loadu_ps(row.as_ptr().add(i));
-            m = _mm512_max_ps(m, _mm512_abs_ps(v));
-            s = _mm512_fmadd_ps(v, v, s);
+            let mut mask = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(_mm512_abs_ps(v), lim);
+            while mask != 0 {
+                let c = i + mask.trailing_zeros() as usize;
+                out.push((c as u32, row[c]));
+                mask &= mask - 1;
+            }
+        }
+    }
+}
+
+/// `(min, max, sqrt(mean x²))` of a row; min ≤ 0 ≤ max (the quantised range always holds an
+/// exact zero).
+fn row_stats(row: &[f32]) -> (f32, f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if row.len() % 16 == 0 && crate::dense::has_avx512() {
+        // SAFETY: AVX-512F is present and row.len() is a multiple of 16.
+        return unsafe { row_stats_avx512(row) };
+    }
+    let (mut lo, mut hi, mut sq) = (0f32, 0f32, 0f32);
+    for &v in row {
+        lo = lo.min(v);
+        hi = hi.max(v);
+        sq += v * v;
+    }
+    (lo, hi, (sq / row.len().max(1) as f32).sqrt())
+}
+
+/// # Safety
+/// AVX-512F; `row.len()` a multiple of 16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn row_stats_avx512(row: &[f32]) -> (f32, f32, f32) {
+    use std::arch::x86_64::*;
+    // SAFETY: 16-value loads at offsets below row.len(), a multiple of 16.
+    unsafe {
+        let (mut lo, mut hi, mut sq) = (
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+            _mm512_setzero_ps(),
+        );
+        for i in (0..row.len()).step_by(16) {
+            let v = _mm512_loadu_ps(row.as_ptr().add(i));
+            lo = _mm512_min_ps(lo, v);
+            hi = _mm512_max_ps(hi, v);
+            sq = _mm512_fmadd_ps(v, v, sq);
         }
         (
-            _mm512_reduce_max_ps(m),
-            (_mm512_reduce_add_ps(s) / row.len() as f32).sqrt(),
+            _mm512_reduce_min_ps(lo),
+            _mm512_reduce_max_ps(hi),
+            (_mm512_reduce_add_ps(sq) / row.len() as f32).sqrt(),
         )
     }
 }
 
-/// Quantises one row to u8 with its own scale and zero point; returns `(scale, zero)`.
-fn quantize_row(row: &[f32], out: &mut [u8]) -> (f32, i32) {
+/// Quantises one row to u8 over the range `[lo, hi]` (`lo ≤ 0 ≤ hi`, covering the row);
+/// returns `(scale, zero point)`.
+fn quantize_range(row: &[f32], out: &mut [u8], lo: f32, hi: f32) -> (f32, i32) {
+    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+    let zero = (-lo / scale).round().clamp(0.0, 255.0) as i32;
     #[cfg(target_arch = "x86_64")]
     if row.len() % 16 == 0 && supported() {
         // SAFETY: the CPU has AVX-512 F/BW (checked), row and out have the same length, a
         // multiple of 16.
-        return unsafe { quantize_row_avx512(row, out) };
+        unsafe { quantize_avx512(row, out, 1.0 / scale, zero) };
+        return (scale, zero);
     }
-    let (mut lo, mut hi) = (0.0f32, 0.0f32); // the range always includes 0 (exact zero)
-    for &v in row {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    let (scale, zero) = scale_zero(lo, hi);
     let inv = 1.0 / scale;
     for (o, &v) in out.iter_mut().zip(row) {
         *o = (v * inv + zero as f32).round_ties_even().clamp(0.0, 255.0) as u8;
@@ -241,28 +288,16 @@ fn quantize_row(row: &[f32], out: &mut [u8]) -> (f32, i32) {
     (scale, zero)
 }
 
-fn scale_zero(lo: f32, hi: f32) -> (f32, i32) {
-    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
-    (scale, (-lo / scale).round().clamp(0.0, 255.0) as i32)
-}
-
 /// # Safety
 /// AVX-512 F/BW; `row.len() == out.len()`, a multiple of 16.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn quantize_row_avx512(row: &[f32], out: &mut [u8]) -> (f32, i32) {
+unsafe fn quantize_avx512(row: &[f32], out: &mut [u8], inv: f32, zero: i32) {
     use std::arch::x86_64::*;
     debug_assert!(row.len() == out.len() && row.len() % 16 == 0);
     // SAFETY: 16-value loads/stores at i < row.len() (a multiple of 16), on both slices.
     unsafe {
-        let (mut lo, mut hi) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-        for i in (0..row.len()).step_by(16) {
-            let v = _mm512_loadu_ps(row.as_ptr().add(i));
-            lo = _mm512_min_ps(lo, v);
-            hi = _mm512_max_ps(hi, v);
-        }
-        let (scale, zero) = scale_zero(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi));
-        let inv = _mm512_set1_ps(1.0 / scale);
+        let inv = _mm512_set1_ps(inv);
         let z = _mm512_set1_ps(zero as f32);
         let (zero_i, top) = (_mm512_setzero_si512(), _mm512_set1_epi32(255));
         for i in (0..row.len()).step_by(16) {
@@ -275,7 +310,6 @@ unsafe fn quantize_row_avx512(row: &[f32], out: &mut [u8]) -> (f32, i32) {
                 _mm512_cvtepi32_epi8(q),
             );
         }
-        (scale, zero)
     }
 }
 
@@ -617,6 +651,62 @@ mod tests {
                     let j = idx % n;
                     assert!((x - b - (b - bias[j])).abs() < 1e-3 * (1.0 + x.abs()));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn outlier_channels_are_taken_out_of_the_row_and_multiplied_exactly() {
+        if !supported() {
+            eprintln!("skipped: no AVX512-VNNI on this CPU");
+            return;
+        }
+        // rows like BERT's [CLS]: one channel ~40x the others
+        let (m, k, n) = (5usize, 384usize, 64usize);
+        let mut a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 70.0)
+            .collect();
+        for i in 0..m {
+            a[i * k + 99] = 28.0 + i as f32;
+            if i % 2 == 1 {
+                a[i * k + 223] = -15.0;
+            }
+        }
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 13 % 83) as f32 - 41.0) / 90.0)
+            .collect();
+        let pw = PackedI8::pack(&w, k, n);
+        let want = naive(&a, &w, m, k, n);
+        let exec = Exec::new(1).unwrap();
+        let mut q = QuantRows::default();
+        let mut c = vec![0.0f32; m * n];
+        exec.run(|par| {
+            matmul_i8(
+                &mut c,
+                &a,
+                m,
+                &pw,
+                Epilogue::Bias(&vec![0.0; n]),
+                &mut q,
+                par,
+            )
+        });
+        assert_eq!(q.outliers.len(), 5 + 2, "{:?}", q.outliers);
+        assert!(q.outliers.iter().all(|&(ch, _)| ch == 99 || ch == 223));
+        for i in 0..m {
+            // with the outliers out, the row's step is that of values within ±0.72
+            let sa = 1.44 / 255.0;
+            for j in 0..n {
+                let sw = (0..k).map(|kk| w[kk * n + j].abs()).fold(0f32, f32::max) / 127.0;
+                let amax = 28.0 + i as f32;
+                let bound = k as f32 * 0.5 * sa * 0.46
+                    + 2.0 * 0.5 * sw * amax
+                    + (k as f32) * 0.5 * sw * 0.72;
+                let (got, y) = (c[i * n + j], want[i * n + j]);
+                assert!(
+                    (got - y).abs() <= bound,
+                    "({i},{j}): {got} vs {y} (bound {bound})"
+                );
             }
         }
     }

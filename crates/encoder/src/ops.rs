@@ -88,11 +88,33 @@ macro_rules! dispatch {
 // ---------------------------------------------------------------------------------------
 // GELU (exact erf form, as BERT's "gelu"), with a vectorisable rational erf.
 
+/// `max(a, b)` as one `maxps` (no NaN special-casing, unlike `f32::max`: the kernels never
+/// see NaN, the model's weights and inputs being finite).
+#[inline(always)]
+fn max_fast(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `x` clamped to `[lo, hi]` as one `maxps` + one `minps` (see [`max_fast`]).
+#[inline(always)]
+fn clamp_fast(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
 /// erf(x) for f32: the rational approximation used by Eigen/XLA (odd degree-13 numerator over
 /// even degree-8 denominator, input clamped to [-4, 4]); max abs error ~4e-7.
 #[inline(always)]
 fn erf_f32(x: f32) -> f32 {
-    let x = x.clamp(-4.0, 4.0);
+    let x = clamp_fast(x, -4.0, 4.0);
     let x2 = x * x;
     let mut p = x2.mul_add(-2.726_142_3e-10, 2.770_681_4e-8);
     p = x2.mul_add(p, -2.101_024e-6);
@@ -126,11 +148,10 @@ pub(crate) fn gelu_in_place(data: &mut [f32]) {
 // exp and softmax
 
 /// e^x for f32 (Cephes expf: range reduction by ln 2 and a degree-6 polynomial; ~1 ulp),
-/// branch-free so that it vectorises. Inputs below -87 give ~1e-38 instead of 0, which is
-/// harmless for softmax.
+/// branch-free so that it vectorises. Inputs below -80 give exactly 0 (see the end).
 #[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
+fn exp_f32(x_in: f32) -> f32 {
+    let x = clamp_fast(x_in, -87.0, 88.0);
     // round(x / ln2) with the 1.5 * 2^23 trick (round-to-nearest-even, vectorises)
     const MAGIC: f32 = 12_582_912.0;
     let t = x.mul_add(std::f32::consts::LOG2_E, MAGIC);
@@ -148,7 +169,13 @@ fn exp_f32(x: f32) -> f32 {
     // it vectorises; `n as i32` would not, being a saturating conversion).
     let ni = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
     let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
-    y * scale
+    // Below -80 the result is exactly 0 rather than ~1e-35: softmax outputs that small would
+    // only lead to subnormal products (and slow microcode assists) in the next matmul.
+    if x_in < -80.0 {
+        0.0
+    } else {
+        y * scale
+    }
 }
 
 /// Lanes of the explicit multi-accumulator reductions below. Float addition is not
@@ -162,14 +189,14 @@ fn max_of(row: &[f32]) -> f32 {
     let mut chunks = row.chunks_exact(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
-            acc[i] = acc[i].max(c[i]);
+            acc[i] = max_fast(acc[i], c[i]);
         }
     }
     let mut m = f32::NEG_INFINITY;
     for &v in chunks.remainder() {
-        m = m.max(v);
+        m = max_fast(m, v);
     }
-    acc.iter().fold(m, |a, &b| a.max(b))
+    acc.iter().fold(m, |a, &b| max_fast(a, b))
 }
 
 #[inline(always)]
@@ -198,26 +225,40 @@ fn exp_sub_in_place(row: &mut [f32], max: f32) {
     }
 }
 
+/// `row = exp((row - max) * scale)`; returns the sum of the new values.
 #[inline(always)]
-fn exp_scaled_in_place(row: &mut [f32], max: f32, scale: f32) {
+fn exp_scaled_sum_in_place(row: &mut [f32], max: f32, scale: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
     let mut chunks = row.chunks_exact_mut(LANES);
     for c in &mut chunks {
         for i in 0..LANES {
             c[i] = exp_f32((c[i] - max) * scale);
+            acc[i] += c[i];
         }
     }
+    let mut tail = 0.0;
     for v in chunks.into_remainder() {
         *v = exp_f32((*v - max) * scale);
+        tail += *v;
     }
+    acc.iter().sum::<f32>() + tail
 }
 
 #[inline(always)]
 fn softmax_scaled_rows_body(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32) {
+    // With whole rows a multiple of LANES long, the padding takes part as -inf-like values
+    // (their exp is exactly 0) so that every loop below runs on full vectors, without a
+    // scalar remainder.
+    let len = if row_stride % LANES == 0 && data.len() % row_stride == 0 {
+        row_stride
+    } else {
+        row_len
+    };
     for row in data.chunks_mut(row_stride) {
-        let row = &mut row[..row_len];
+        row[row_len..len].iter_mut().for_each(|v| *v = -1e30);
+        let row = &mut row[..len];
         let max = max_of(row);
-        exp_scaled_in_place(row, max, scale);
-        let inv = 1.0 / sum_of(row);
+        let inv = 1.0 / exp_scaled_sum_in_place(row, max, scale);
         for v in row.iter_mut() {
             *v *= inv;
         }
@@ -226,7 +267,8 @@ fn softmax_scaled_rows_body(data: &mut [f32], row_stride: usize, row_len: usize,
 
 dispatch!(
     /// `softmax(scale * row)` over the first `row_len` values of each `row_stride`-long row
-    /// of `data`, in place (`scale > 0`).
+    /// of `data`, in place (`scale > 0`). The padding `row_len..row_stride` may be
+    /// overwritten with values of about 0.
     fn softmax_scaled_rows(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32) => softmax_scaled_rows_body
 );
 
