@@ -2,9 +2,9 @@
 //! AVX-512 f32 GEMM micro-kernel that streams activations against them.
 //!
 //! `C[M, N] (+)= A[M, K] · W[K, N]` with `A` and `C` row-major. `W` is stored as
-//! `N / NR` panels of `K x NR` values (`NR = 64`, i.e. four AVX-512 registers): the kernel
-//! reads one panel row per `k` with aligned-size contiguous loads and broadcasts `MR = 6`
-//! activations, keeping a 6 x 64 tile of `C` in 24 registers. Packing once at load time
+//! `N / NR` panels of `K x NR` values (`NR = 32`, i.e. two AVX-512 registers): the kernel
+//! reads one panel row (128 contiguous bytes) per `k` and broadcasts 12 activations, keeping a
+//! 12 x 32 tile of `C` in 24 registers. Packing once at load time
 //! removes the per-call packing of a generic GEMM, and the fixed tile suits the encoder's
 //! shapes (N = 384, 1152, 1536; K = 384, 1536; M = tokens in the mini-batch).
 //!
@@ -14,7 +14,7 @@ use crate::matmul::{self, View};
 use crate::pool::Par;
 
 /// Panel width (columns of `W` per panel).
-pub(crate) const NR: usize = 64;
+pub(crate) const NR: usize = 32;
 /// Depth of one pass over `K` (a 384 x 64 f32 panel slice is 96 KiB and stays in L2).
 const KC: usize = 384;
 /// Rows of `A` per cache block: MC x KC f32 = 144 KiB, L2-resident while all panels pass.
