@@ -327,18 +327,43 @@ unsafe fn kernel<const R: usize>(
             (_mm512_loadu_ps(st.bias), _mm512_loadu_ps(st.bias.add(16)))
         };
         for r in 0..R {
-            let cr = c.add(r * ldc);
-            let mut v0 = _mm512_add_ps(t[r][0], bias0);
-            let mut v1 = _mm512_add_ps(t[r][1], bias1);
-            if st.load_c {
-                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
-                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr.add(16)));
-            }
-            _mm512_storeu_ps(cr, v0);
-            _mm512_storeu_ps(cr.add(16), v1);
-            if st.gelu {
-                crate::ops::gelu_in_place(std::slice::from_raw_parts_mut(cr, HALF));
-            }
+            store_row(
+                c.add(r * ldc),
+                _mm512_add_ps(t[r][0], bias0),
+                _mm512_add_ps(t[r][1], bias1),
+                st.load_c,
+                st.gelu,
+            );
+        }
+    }
+}
+
+/// Writes one 32-wide row of a micro-kernel tile, `v0 | v1`, to `cr`: added to the values
+/// there if `load_c`, then GELU if `gelu` (shared by the f32 and int8 kernels).
+///
+/// # Safety
+/// AVX-512F; `cr` valid for 32 f32 reads and writes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) unsafe fn store_row(
+    cr: *mut f32,
+    mut v0: std::arch::x86_64::__m512,
+    mut v1: std::arch::x86_64::__m512,
+    load_c: bool,
+    gelu: bool,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: 32 values at cr, as the caller promises.
+    unsafe {
+        if load_c {
+            v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
+            v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr.add(16)));
+        }
+        _mm512_storeu_ps(cr, v0);
+        _mm512_storeu_ps(cr.add(16), v1);
+        if gelu {
+            crate::ops::gelu_in_place(std::slice::from_raw_parts_mut(cr, HALF));
         }
     }
 }

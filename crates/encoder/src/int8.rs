@@ -547,16 +547,7 @@ unsafe fn kernel<const R: usize>(
                 v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q0), _mm512_mul_ps(vv, ws0), v0);
                 v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q1), _mm512_mul_ps(vv, ws1), v1);
             }
-            let cr = c.add(r * ldc);
-            if t.load_c {
-                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(cr));
-                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(cr.add(16)));
-            }
-            _mm512_storeu_ps(cr, v0);
-            _mm512_storeu_ps(cr.add(16), v1);
-            if t.gelu {
-                crate::ops::gelu_in_place(std::slice::from_raw_parts_mut(cr, NS));
-            }
+            crate::dense::store_row(c.add(r * ldc), v0, v1, t.load_c, t.gelu);
         }
     }
 }
