@@ -4,6 +4,7 @@
 #   2. #[pg_test]s: `cargo pgrx test` in its own throwaway cluster, as user postgres
 #   3. pg_regress SQL tests with expected output    } against one throwaway cluster on a
 #   4. end-to-end tests in tests/ (postgres crate)   } private unix socket, stopped on exit
+#   5. the `codevec` loader's integration tests      }
 # Prints a per-suite count and a final "N passed, N failed" line; exits non-zero on failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,11 +35,11 @@ cargo_counts() { # name log exitcode
   record "$1" "$p" "$f"
 }
 
-echo "== 1/4 core crates (cargo test)"
+echo "== 1/5 core crates (cargo test)"
 cargo test --workspace --exclude codevec 2>&1 | tee "$LOGS/core.log" | grep -E '^test result|FAILED|panicked'
 cargo_counts "core crates" "$LOGS/core.log" "${PIPESTATUS[0]}"
 
-echo "== 2/4 #[pg_test] (cargo pgrx test, cluster run as postgres)"
+echo "== 2/5 #[pg_test] (cargo pgrx test, cluster run as postgres)"
 install -d -o postgres -g postgres "$WORK/pgrx-data"
 cargo pgrx test pg15 --runas postgres --pgdata "$WORK/pgrx-data" 2>&1 | tee "$LOGS/pgtest.log" | grep -E '^test result|FAILED|panicked'
 cargo_counts "pg_test" "$LOGS/pgtest.log" "${PIPESTATUS[0]}"
@@ -52,7 +53,7 @@ export CODEVEC_PGHOST="$PGHOST_DIR" CODEVEC_PGPORT="$PORT"
 # ports of the clusters the ivf crash / replica tests start (base, base+1, base+2)
 export CODEVEC_IVF_TEST_PORT_BASE=${CODEVEC_IVF_TEST_PORT_BASE:-$((PORT + 1))}
 
-echo "== 3/4 pg_regress"
+echo "== 3/5 pg_regress"
 PGREGRESS="$(dirname "$($PG_CONFIG --pgxs)")/../test/regress/pg_regress"
 "$PGREGRESS" --host="$PGHOST_DIR" --port="$PORT" --user=postgres --dbname=codevec_regress \
   --inputdir=tests/pg_regress --outputdir="$WORK/regress" --schedule=tests/pg_regress/schedule 2>&1 | tee "$LOGS/regress.log"
@@ -61,10 +62,16 @@ rp=$(grep -cE '\.\.\. ok' "$LOGS/regress.log"); rf=$(grep -cE '\.\.\. FAILED' "$
 if [ "$rc" != 0 ]; then [ "$rf" = 0 ] && rf=1; cat "$WORK/regress/regression.diffs" 2>/dev/null | head -200; fi
 record "pg_regress" "$rp" "$rf"
 
-echo "== 4/4 end-to-end (tests/e2e, postgres crate)"
+echo "== 4/5 end-to-end (tests/e2e, postgres crate)"
 psql -h "$PGHOST_DIR" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_e2e" postgres
 cargo test --features itest --test e2e 2>&1 | tee "$LOGS/e2e.log" | grep -E '^test |^test result|panicked'
 cargo_counts "e2e" "$LOGS/e2e.log" "${PIPESTATUS[0]}"
+
+echo "== 5/5 the codevec loader against the server (crates/cli, a database without the extension)"
+psql -h "$PGHOST_DIR" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_cli" postgres
+CODEVEC_TEST_DSN="host=$PGHOST_DIR port=$PORT user=postgres dbname=codevec_cli" \
+  cargo test -p codevec-cli --features itest --test itest 2>&1 | tee "$LOGS/cli.log" | grep -E '^test |^test result|panicked'
+cargo_counts "cli loader" "$LOGS/cli.log" "${PIPESTATUS[0]}"
 
 echo
 echo "== summary"

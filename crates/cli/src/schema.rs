@@ -112,11 +112,13 @@ pub enum CreateOutcome {
 }
 
 /// The `CREATE TABLE` statement for `table`, with a generated
-/// `emb embedding(dim)` column when `embedding` is given.
+/// `emb embedding(dim)` column when `embedding` is given, computed at the encoder
+/// `precision` (`f32`, the default, or `int8`).
 pub fn create_table_sql(
     table: &TableName,
     embedding: Option<&EmbeddingSupport>,
     dim: u32,
+    precision: &str,
 ) -> String {
     let mut sql = format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    id bigserial PRIMARY KEY,\n    path text NOT NULL,\n    \
@@ -125,8 +127,12 @@ pub fn create_table_sql(
         table.quoted()
     );
     if let Some(e) = embedding {
+        let args = match precision {
+            "" | "f32" => "code".to_string(),
+            p => format!("code, '{}'", p.replace('\'', "''")),
+        };
         sql.push_str(&format!(
-            ",\n    emb {}({dim}) GENERATED ALWAYS AS ({}(code)) STORED",
+            ",\n    emb {}({dim}) GENERATED ALWAYS AS ({}({args})) STORED",
             e.type_name, e.embed_fn
         ));
     }
@@ -189,11 +195,12 @@ pub fn find_embedding_support(
 }
 
 /// Creates `table` (and its path index) unless it exists. Adds the generated
-/// `emb` column only when the `codevec` extension is installed.
+/// `emb` column (at encoder `precision`) only when the `codevec` extension is installed.
 pub fn ensure_table(
     client: &mut postgres::Client,
     table: &TableName,
     dim: u32,
+    precision: &str,
 ) -> Result<CreateOutcome> {
     let exists: Option<String> = client
         .query_one("SELECT to_regclass($1)::text", &[&table.quoted()])
@@ -213,7 +220,7 @@ pub fn ensure_table(
         ),
     };
     let mut tx = client.transaction()?;
-    tx.batch_execute(&create_table_sql(table, support.as_ref(), dim))
+    tx.batch_execute(&create_table_sql(table, support.as_ref(), dim, precision))
         .with_context(|| format!("creating table {table}"))?;
     tx.batch_execute(&create_index_sql(table))
         .with_context(|| format!("creating the path index on {table}"))?;
@@ -244,7 +251,7 @@ mod tests {
     #[test]
     fn create_sql_with_and_without_embedding() {
         let t = TableName::parse("snippets").unwrap();
-        let plain = create_table_sql(&t, None, 384);
+        let plain = create_table_sql(&t, None, 384, "f32");
         assert!(plain.starts_with("CREATE TABLE IF NOT EXISTS \"snippets\" ("));
         assert!(plain.contains("code text NOT NULL\n)"));
         assert!(!plain.contains("emb"));
@@ -252,9 +259,13 @@ mod tests {
             type_name: "public.embedding".into(),
             embed_fn: "codevec.embed".into(),
         };
-        let with = create_table_sql(&t, Some(&support), 384);
+        let with = create_table_sql(&t, Some(&support), 384, "f32");
         assert!(with.contains(
             "emb public.embedding(384) GENERATED ALWAYS AS (codevec.embed(code)) STORED"
+        ));
+        let int8 = create_table_sql(&t, Some(&support), 384, "int8");
+        assert!(int8.contains(
+            "emb public.embedding(384) GENERATED ALWAYS AS (codevec.embed(code, 'int8')) STORED"
         ));
     }
 }

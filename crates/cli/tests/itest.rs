@@ -114,13 +114,13 @@ fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
 fn loads_fixtures_with_all_columns() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    let outcome = ensure_table(&mut db.client, &table, 384).unwrap();
+    let outcome = ensure_table(&mut db.client, &table, 384, "f32").unwrap();
     assert!(
         matches!(outcome, CreateOutcome::CreatedWithoutEmbedding(_)),
         "{outcome:?}"
     );
     assert_eq!(
-        ensure_table(&mut db.client, &table, 384).unwrap(),
+        ensure_table(&mut db.client, &table, 384, "f32").unwrap(),
         CreateOutcome::AlreadyExists
     );
 
@@ -179,7 +179,7 @@ fn loads_fixtures_with_all_columns() {
 fn replace_reloads_without_duplicates() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    ensure_table(&mut db.client, &table, 384).unwrap();
+    ensure_table(&mut db.client, &table, 384, "f32").unwrap();
     let n = expected_rows().len() as i64;
     load::run(
         &opts(100, false),
@@ -204,7 +204,7 @@ fn replace_reloads_without_duplicates() {
 fn failed_batch_leaves_only_whole_files() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    ensure_table(&mut db.client, &table, 384).unwrap();
+    ensure_table(&mut db.client, &table, 384, "f32").unwrap();
     // Reject one row of sample.py (the third fixture in walk order) so its
     // batch fails after some of its rows were already sent.
     db.client

@@ -54,6 +54,13 @@ CALL codevec.embed_table('snippets2', 'code', 'emb', 3, 'int8');
 RESET client_min_messages;
 SELECT count(*) FILTER (WHERE emb IS NOT NULL) AS embedded,
        bool_and(emb = codevec.embed(code, 'int8')) AS all_int8 FROM snippets2;
+-- an int8 generated column
+CREATE TABLE snippets3 (code text, emb embedding(384) GENERATED ALWAYS AS (codevec.embed(code, 'int8')) STORED);
+INSERT INTO snippets3 (code) SELECT code FROM snippets;
+SELECT count(*) AS n, bool_and(s3.emb = codevec.embed(s3.code, 'int8')) AS same,
+       bool_and(1 - (s3.emb <=> s.emb) >= 0.995) AS close_to_f32
+FROM snippets3 s3 JOIN snippets s USING (code);
+DROP TABLE snippets3;
 -- what the backend loaded
 SELECT model, dims, max_tokens, precision, threads, batch_size FROM codevec.encoder_info();
 SELECT model, dims, precision FROM codevec.encoder_info('int8');
