@@ -231,7 +231,7 @@ unsafe fn rows_block_raw(
                     };
                     let mut i = i0;
                     while i < i0 + mc {
-                        let rows = ROWS.min(i0 + mc - i);
+                        let rows = tile_rows(i0 + mc - i);
                         let a_ptr = a.as_ptr().add(i * k + k0);
                         let b_ptr = panel.as_ptr().add(k0 * NR + half * HALF);
                         let c_ptr = c.add(i * n + col);
@@ -253,6 +253,18 @@ const HALF: usize = 32;
 /// Rows per micro-kernel tile: 12 x 32 keeps 24 accumulators, with 2 vector loads of W and 12
 /// broadcasts of A per step of k.
 const ROWS: usize = 12;
+/// A remainder of up to this many rows is done as one tile (26 or 28 accumulators), so that a
+/// short query (14 tokens for 10 words) streams every weight once instead of twice.
+const MAX_ROWS: usize = 14;
+
+/// Rows of the next tile when `left` rows remain.
+fn tile_rows(left: usize) -> usize {
+    if left <= MAX_ROWS {
+        left
+    } else {
+        ROWS
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel_dispatch(
@@ -269,6 +281,8 @@ unsafe fn kernel_dispatch(
     // SAFETY (all arms): forwarded from the caller's contract.
     unsafe {
         match rows {
+            14 => kernel::<14>(kc, a, lda, b, ldb, c, ldc, st),
+            13 => kernel::<13>(kc, a, lda, b, ldb, c, ldc, st),
             12 => kernel::<12>(kc, a, lda, b, ldb, c, ldc, st),
             11 => kernel::<11>(kc, a, lda, b, ldb, c, ldc, st),
             10 => kernel::<10>(kc, a, lda, b, ldb, c, ldc, st),
@@ -281,7 +295,7 @@ unsafe fn kernel_dispatch(
             3 => kernel::<3>(kc, a, lda, b, ldb, c, ldc, st),
             2 => kernel::<2>(kc, a, lda, b, ldb, c, ldc, st),
             1 => kernel::<1>(kc, a, lda, b, ldb, c, ldc, st),
-            _ => unreachable!("micro-kernel rows must be 1..=12"),
+            _ => unreachable!("micro-kernel rows must be 1..=14"),
         }
     }
 }
@@ -524,6 +538,8 @@ mod tests {
         for &(m, k, n) in &[
             (1usize, 384usize, 128usize),
             (13, 384, 64),
+            (14, 384, 64),
+            (110, 384, 64),
             (200, 800, 192),
             (7, 1536, 128),
         ] {

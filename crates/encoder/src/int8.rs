@@ -416,7 +416,8 @@ unsafe fn block(
             let b = w.data[s * k * NS..(s + 1) * k * NS].as_ptr();
             let mut i = i0;
             while i < i_end {
-                let r = ROWS.min(i_end - i);
+                // a remainder of up to 14 rows is one tile (one pass over the strip)
+                let r = if i_end - i <= 14 { i_end - i } else { ROWS };
                 let tile = Tile {
                     load_c: matches!(epi, Epilogue::Accumulate),
                     bias: epi.bias().map_or(std::ptr::null(), |bb| bb[col..].as_ptr()),
@@ -461,6 +462,8 @@ unsafe fn dispatch(
     // SAFETY (all arms): forwarded from the caller.
     unsafe {
         match rows {
+            14 => kernel::<14>(k, a, b, c, ldc, t),
+            13 => kernel::<13>(k, a, b, c, ldc, t),
             12 => kernel::<12>(k, a, b, c, ldc, t),
             11 => kernel::<11>(k, a, b, c, ldc, t),
             10 => kernel::<10>(k, a, b, c, ldc, t),
@@ -473,7 +476,7 @@ unsafe fn dispatch(
             3 => kernel::<3>(k, a, b, c, ldc, t),
             2 => kernel::<2>(k, a, b, c, ldc, t),
             1 => kernel::<1>(k, a, b, c, ldc, t),
-            _ => unreachable!("int8 tile rows must be 1..=12"),
+            _ => unreachable!("int8 tile rows must be 1..=14"),
         }
     }
 }
@@ -590,6 +593,8 @@ mod tests {
         for &(m, k, n) in &[
             (1usize, 384usize, 64usize),
             (13, 384, 96),
+            (14, 384, 32),
+            (62, 384, 32),
             (200, 1536, 64),
             (400, 64, 32),
         ] {
