@@ -54,7 +54,7 @@ pub struct LoadArgs {
     pub dim: u32,
 
     /// Encoder precision of the generated `emb` column (--create-table): f32
-    /// (full precision) or int8 (about 2-3x faster loading; needs AVX512-VNNI
+    /// (full precision) or int8 (about 2x faster loading; needs AVX512-VNNI
     /// on the database server).
     #[arg(long, default_value = "f32", value_parser = ["f32", "int8"])]
     pub precision: String,

@@ -46,7 +46,7 @@ pub enum Precision {
     #[default]
     F32,
     /// Dense layers as 8-bit integer products (AVX512-VNNI), everything else in f32: about
-    /// three times faster, cosine ≥ 0.995 to the reference. Needs a CPU with AVX512-VNNI.
+    /// twice as fast, cosine ≥ 0.995 to the reference. Needs a CPU with AVX512-VNNI.
     Int8,
 }
 
