@@ -505,7 +505,7 @@ fn matmul_fallback(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::pool::Exec;
 
@@ -521,7 +521,8 @@ mod tests {
         s * h / 3.0 * 2.0 / std::f64::consts::PI.sqrt()
     }
 
-    fn naive(a: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    /// `A · W` in f64, rounded to f32 (the reference for the kernels' tests).
+    pub(crate) fn naive(a: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut c = vec![0.0f32; m * n];
         for i in 0..m {
             for j in 0..n {

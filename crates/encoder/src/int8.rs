@@ -570,19 +570,8 @@ unsafe fn kernel<const R: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dense::tests::naive;
     use crate::pool::Exec;
-
-    fn naive(a: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-        let mut c = vec![0.0f32; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                c[i * n + j] = (0..k)
-                    .map(|p| a[i * k + p] as f64 * w[p * n + j] as f64)
-                    .sum::<f64>() as f32;
-            }
-        }
-        c
-    }
 
     #[test]
     fn int8_product_is_close_to_f32_for_all_tile_remainders_and_threads() {
