@@ -49,11 +49,11 @@ pub(crate) struct PackedI8 {
 }
 
 impl PackedI8 {
-    /// Quantises and packs a row-major `[k, n]` f32 matrix (`k % 4 == 0`, `n % 32 == 0`).
+    /// Quantises and packs a row-major `[k, n]` f32 matrix (`k.is_multiple_of(4)`, `n % 32 == 0`).
     pub(crate) fn pack(w: &[f32], k: usize, n: usize) -> PackedI8 {
         assert_eq!(w.len(), k * n);
         assert!(
-            k % 4 == 0 && n % NS == 0,
+            k.is_multiple_of(4) && n.is_multiple_of(NS),
             "int8: shape {k}x{n} not packable"
         );
         let mut scale = vec![0f32; n];
@@ -193,7 +193,7 @@ impl QuantRows {
 /// Appends `(index, value)` of every value of `row` with `|value| > limit` to `out`.
 fn above(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) {
     #[cfg(target_arch = "x86_64")]
-    if row.len() % 16 == 0 && crate::dense::has_avx512() {
+    if row.len().is_multiple_of(16) && crate::dense::has_avx512() {
         // SAFETY: AVX-512F is present and row.len() is a multiple of 16.
         return unsafe { above_avx512(row, limit, out) };
     }
@@ -229,7 +229,7 @@ unsafe fn above_avx512(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) {
 /// exact zero).
 fn row_stats(row: &[f32]) -> (f32, f32, f32) {
     #[cfg(target_arch = "x86_64")]
-    if row.len() % 16 == 0 && crate::dense::has_avx512() {
+    if row.len().is_multiple_of(16) && crate::dense::has_avx512() {
         // SAFETY: AVX-512F is present and row.len() is a multiple of 16.
         return unsafe { row_stats_avx512(row) };
     }
@@ -275,7 +275,7 @@ fn quantize_range(row: &[f32], out: &mut [u8], lo: f32, hi: f32) -> (f32, i32) {
     let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
     let zero = (-lo / scale).round().clamp(0.0, 255.0) as i32;
     #[cfg(target_arch = "x86_64")]
-    if row.len() % 16 == 0 && supported() {
+    if row.len().is_multiple_of(16) && supported() {
         // SAFETY: the CPU has AVX-512 F/BW (checked), row and out have the same length, a
         // multiple of 16.
         unsafe { quantize_avx512(row, out, 1.0 / scale, zero) };
@@ -294,7 +294,7 @@ fn quantize_range(row: &[f32], out: &mut [u8], lo: f32, hi: f32) -> (f32, i32) {
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn quantize_avx512(row: &[f32], out: &mut [u8], inv: f32, zero: i32) {
     use std::arch::x86_64::*;
-    debug_assert!(row.len() == out.len() && row.len() % 16 == 0);
+    debug_assert!(row.len() == out.len() && row.len().is_multiple_of(16));
     // SAFETY: 16-value loads/stores at i < row.len() (a multiple of 16), on both slices.
     unsafe {
         let inv = _mm512_set1_ps(inv);
@@ -488,6 +488,7 @@ unsafe fn dispatch(
 /// bytes; `c` for `R` rows of 32 f32 at stride `ldc`; tile pointers as documented on [`Tile`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::needless_range_loop)] // r indexes the accumulator tile and the rows of A alike
 unsafe fn kernel<const R: usize>(
     k: usize,
     a: *const u8,

@@ -249,7 +249,7 @@ fn softmax_scaled_rows_body(data: &mut [f32], row_stride: usize, row_len: usize,
     // With whole rows a multiple of LANES long, the padding takes part as -inf-like values
     // (their exp is exactly 0) so that every loop below runs on full vectors, without a
     // scalar remainder.
-    let len = if row_stride % LANES == 0 && data.len() % row_stride == 0 {
+    let len = if row_stride.is_multiple_of(LANES) && data.len().is_multiple_of(row_stride) {
         row_stride
     } else {
         row_len
