@@ -129,60 +129,64 @@ pub(crate) fn matmul_packed(
     if !has_avx512() {
         return matmul_fallback(c, a, m, w, epi, par);
     }
-    let panels = n / NR;
-    if par.threads() == 1 {
-        rows_block(c, a, m, w, 0..panels, epi);
-    } else if m >= par.threads() * 2 * MC {
-        // Enough rows: split the rows; each task owns whole rows of C.
-        par.for_each_chunk_mut(c, MC * n, |ci, cc| {
-            let rows = cc.len() / n;
-            rows_block(
-                cc,
-                &a[ci * MC * k..(ci * MC + rows) * k],
-                rows,
+    let cptr = SharedC(c.as_mut_ptr());
+    split_gemm(par, m, n / NR, MC, |rows, panels| {
+        let mr = rows.end - rows.start;
+        // SAFETY: split_gemm gives every task a disjoint (rows x panels) region of C; rows
+        // rows.start..rows.end of C (m * n elements) start at rows.start * n, and C is not
+        // accessed otherwise during this call.
+        unsafe {
+            rows_block_raw(
+                cptr.get().add(rows.start * n),
+                mr * n,
+                &a[rows.start * k..rows.end * k],
+                mr,
                 w,
-                0..panels,
+                panels,
                 epi,
-            );
+            )
+        };
+    });
+}
+
+/// How a GEMM of `m` rows and `panels` column panels (or strips) is spread over the workers:
+/// blocks of `mc` whole rows per task when there are enough rows, otherwise (few rows, e.g. a
+/// short query) ranges of panels over all rows. Calls `f(rows, panels)` once per task; the
+/// tasks' `rows x panels` regions of C are disjoint. Shared by the f32 and int8 products.
+pub(crate) fn split_gemm(
+    par: &Par,
+    m: usize,
+    panels: usize,
+    mc: usize,
+    f: impl Fn(std::ops::Range<usize>, std::ops::Range<usize>) + Sync + Send,
+) {
+    if par.threads() == 1 {
+        f(0..m, 0..panels);
+    } else if m >= par.threads() * 2 * mc {
+        par.for_each(m.div_ceil(mc), |ci| {
+            f(ci * mc..((ci + 1) * mc).min(m), 0..panels)
         });
     } else {
-        // Few rows (short queries): split the column panels instead.
-        let c_len = c.len();
-        let cptr = SharedC(c.as_mut_ptr());
         let tasks = par.threads().min(panels);
         par.for_each(tasks, |t| {
-            let range = (t * panels / tasks)..((t + 1) * panels / tasks);
-            // SAFETY: task t touches only columns range.start*NR..range.end*NR of every row of
-            // C (panel ranges of different tasks are disjoint), C has c_len = m * n elements,
-            // and C is not accessed otherwise during this parallel section.
-            unsafe { rows_block_raw(cptr.get(), c_len, a, m, w, range, epi) };
+            f(0..m, (t * panels / tasks)..((t + 1) * panels / tasks))
         });
     }
 }
 
+/// The output matrix of a GEMM, shared by the tasks of [`split_gemm`].
 #[derive(Clone, Copy)]
-struct SharedC(*mut f32);
-// SAFETY: used only to let column-split tasks write disjoint panels of one C (see above).
+pub(crate) struct SharedC(pub(crate) *mut f32);
+// SAFETY: used only to let the tasks of split_gemm write disjoint regions of one C (see the
+// call sites).
 unsafe impl Send for SharedC {}
 // SAFETY: see above.
 unsafe impl Sync for SharedC {}
 impl SharedC {
-    fn get(self) -> *mut f32 {
+    // A method (rather than `.0`) so closures capture the whole Send + Sync wrapper.
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
-}
-
-fn rows_block(
-    c: &mut [f32],
-    a: &[f32],
-    m: usize,
-    w: &PackedMatrix,
-    panels: std::ops::Range<usize>,
-    epi: Epilogue<'_>,
-) {
-    let len = c.len();
-    // SAFETY: `c` is an exclusive borrow of exactly m * n elements.
-    unsafe { rows_block_raw(c.as_mut_ptr(), len, a, m, w, panels, epi) }
 }
 
 /// Per-call store behaviour of the micro-kernel.

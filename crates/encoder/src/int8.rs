@@ -13,7 +13,7 @@
 //! Packed weight layout: `N / 32` column strips, each `K / 4` groups of `32 x 4` bytes (four
 //! consecutive k of one column are adjacent, as `vpdpbusd` wants).
 
-use crate::dense::Epilogue;
+use crate::dense::{split_gemm, Epilogue, SharedC};
 use crate::pool::Par;
 
 /// Columns per strip (two AVX-512 registers of i32 accumulators).
@@ -338,39 +338,12 @@ pub(crate) fn matmul_i8(
     q.fill(&a[..m * k], m, k);
     let q = &*q;
     let c = &mut c[..m * n];
-    let strips = n / NS;
-    let cptr = SharedC(c.as_mut_ptr());
-    let c_len = c.len();
-    if par.threads() == 1 {
-        // SAFETY: this call owns all of C.
-        unsafe { block(cptr.get(), c_len, q, 0..m, w, 0..strips, epi) };
-    } else if m >= par.threads() * 2 * MC {
-        let chunks = m.div_ceil(MC);
-        par.for_each(chunks, |ci| {
-            let rows = ci * MC..((ci + 1) * MC).min(m);
-            // SAFETY: tasks own disjoint row ranges of C.
-            unsafe { block(cptr.get(), c_len, q, rows, w, 0..strips, epi) };
-        });
-    } else {
-        let tasks = par.threads().min(strips);
-        par.for_each(tasks, |t| {
-            let range = (t * strips / tasks)..((t + 1) * strips / tasks);
-            // SAFETY: tasks own disjoint column strips of C.
-            unsafe { block(cptr.get(), c_len, q, 0..m, w, range, epi) };
-        });
-    }
-}
-
-#[derive(Clone, Copy)]
-struct SharedC(*mut f32);
-// SAFETY: lets parallel tasks write disjoint parts of one C (see the call sites).
-unsafe impl Send for SharedC {}
-// SAFETY: see above.
-unsafe impl Sync for SharedC {}
-impl SharedC {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
+    let (c_len, cptr) = (c.len(), SharedC(c.as_mut_ptr()));
+    split_gemm(par, m, n / NS, MC, |rows, strips| {
+        // SAFETY: split_gemm gives every task a disjoint (rows x strips) region of C, which
+        // has c_len = m * n elements and is not accessed otherwise during this call.
+        unsafe { block(cptr.get(), c_len, q, rows, w, strips, epi) };
+    });
 }
 
 /// Per-tile constants of the epilogue.
