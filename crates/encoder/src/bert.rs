@@ -14,6 +14,9 @@ use crate::pool::{Par, PerWorker};
 use crate::weights::{LayerWeights, Weights, HEADS, HEAD_DIM, HIDDEN, INTERMEDIATE};
 
 const QKV: usize = 3 * HIDDEN;
+/// Token rows per feed-forward block: the block's `[FFN_ROWS, 1536]` intermediate activations
+/// (and their int8 copy) stay in L2 between the two products instead of going out to memory.
+const FFN_ROWS: usize = 48;
 /// Query rows per attention block (the f32 micro-kernel's tile height).
 const ROW_BLOCK: usize = 12;
 
@@ -48,6 +51,8 @@ pub(crate) struct Workspace {
     ctx: Vec<f32>,
     inter: Vec<f32>,
     scores: PerWorker<Vec<f32>>,
+    /// Per worker: one feed-forward block's intermediate activations and quantised rows.
+    ffn: PerWorker<(Vec<f32>, QuantRows)>,
     /// Quantised activations (int8 precision only).
     quant: QuantRows,
 }
@@ -58,11 +63,15 @@ impl Workspace {
             x: vec![0.0; max_tokens * HIDDEN],
             qkv: vec![0.0; max_tokens * QKV],
             ctx: vec![0.0; max_tokens * HIDDEN],
-            inter: vec![0.0; max_tokens * INTERMEDIATE],
+            // only mini-batches too small for the blocked feed-forward use it (see `layer`)
+            inter: vec![0.0; max_tokens.min(2 * FFN_ROWS * workers.max(1)) * INTERMEDIATE],
             // per worker: K^T block (HEAD_DIM x padded len) + scores (len x padded len)
             scores: PerWorker::new(workers, || {
                 let lp = max_len.div_ceil(32) * 32;
                 vec![0.0; HEAD_DIM * lp + max_len * lp]
+            }),
+            ffn: PerWorker::new(workers, || {
+                (vec![0.0; FFN_ROWS * INTERMEDIATE], QuantRows::default())
             }),
             quant: QuantRows::default(),
         }
@@ -137,7 +146,6 @@ impl Bert {
         let x = &mut ws.x[..t * HIDDEN];
         let qkv = &mut ws.qkv[..t * QKV];
         let ctx = &mut ws.ctx[..t * HIDDEN];
-        let inter = &mut ws.inter[..t * INTERMEDIATE];
 
         // qkv = x · Wqkv + b
         lw.w_qkv
@@ -153,22 +161,30 @@ impl Bert {
             ops::bias_layer_norm(chunk, &lw.b_out, &lw.ln1_g, &lw.ln1_b, eps)
         });
 
-        // inter = gelu(x · W1 + b1)
-        lw.w_up.forward(
-            inter,
-            x,
-            t,
-            Epilogue::BiasGelu(&lw.b_up),
-            &mut ws.quant,
-            par,
-        );
-
-        // x = LN(x + inter · W2 + b2)
-        lw.w_down
-            .forward(x, inter, t, Epilogue::Accumulate, &mut ws.quant, par);
-        par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
-            ops::bias_layer_norm(chunk, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps)
-        });
+        // x = LN(x + gelu(x · W1 + b1) · W2 + b2)
+        if t >= 2 * FFN_ROWS * par.threads() {
+            // by blocks of rows, each from x to x on one worker, the intermediate block in L2
+            par.for_each_chunk_mut(x, HIDDEN * FFN_ROWS, |_, xb| {
+                let rows = xb.len() / HIDDEN;
+                ws.ffn.with(par, |(inter, q)| {
+                    let seq = &Par::SEQUENTIAL;
+                    let up = Epilogue::BiasGelu(&lw.b_up);
+                    lw.w_up.forward(inter, xb, rows, up, q, seq);
+                    lw.w_down.forward(xb, inter, rows, Epilogue::Accumulate, q, seq);
+                });
+                ops::bias_layer_norm(xb, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps);
+            });
+        } else {
+            // few rows (a query): each product spread over all workers
+            let inter = &mut ws.inter[..t * INTERMEDIATE];
+            let up = Epilogue::BiasGelu(&lw.b_up);
+            lw.w_up.forward(inter, x, t, up, &mut ws.quant, par);
+            lw.w_down
+                .forward(x, inter, t, Epilogue::Accumulate, &mut ws.quant, par);
+            par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
+                ops::bias_layer_norm(chunk, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps)
+            });
+        }
     }
 
     fn attention(

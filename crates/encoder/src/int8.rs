@@ -118,15 +118,21 @@ pub(crate) fn column_scale(col: &[f32]) -> f32 {
 #[derive(Default)]
 pub(crate) struct QuantRows {
     data: Vec<u8>,
-    scale: Vec<f32>,
-    zero: Vec<i32>,
-    /// Outlier channels of row `i` are `outliers[out_start[i]..out_start[i + 1]]`.
-    out_start: Vec<u32>,
+    meta: Vec<RowMeta>,
+}
+
+/// How one activation row was quantised.
+#[derive(Clone, Copy, Default)]
+struct RowMeta {
+    /// `sa[i]`
+    scale: f32,
+    /// `za[i]`
+    zero: i32,
+    /// Outlier channels in use in `outliers`.
+    count: u32,
     /// `(channel, value)`: taken out of the row before quantising (set to 0 there) and
     /// multiplied in f32 against the weights in the kernel's epilogue.
-    outliers: Vec<(u32, f32)>,
-    tmp: Vec<f32>,
-    cand: Vec<(u32, f32)>,
+    outliers: [(u32, f32); MAX_OUTLIERS],
 }
 
 /// A value beyond `OUTLIER_RMS` times its row's RMS is an outlier channel; at most
@@ -139,89 +145,116 @@ pub(crate) struct QuantRows {
 const OUTLIER_RMS: f32 = 4.0;
 const MAX_OUTLIERS: usize = 8;
 
+/// Rows per parallel quantisation task.
+const FILL_ROWS: usize = 64;
+
 impl QuantRows {
-    /// Quantises `m` rows of `k` values (row-major `a`).
-    fn fill(&mut self, a: &[f32], m: usize, k: usize) {
+    /// Quantises `m` rows of `k` values (row-major `a`), rows spread over the workers.
+    fn fill(&mut self, a: &[f32], m: usize, k: usize, par: &Par) {
         if self.data.len() < m * k {
             self.data.resize(m * k, 0);
         }
-        if self.scale.len() < m {
-            self.scale.resize(m, 0.0);
-            self.zero.resize(m, 0);
+        if self.meta.len() < m {
+            self.meta.resize(m, RowMeta::default());
         }
-        self.out_start.clear();
-        self.outliers.clear();
-        for i in 0..m {
-            self.out_start.push(self.outliers.len() as u32);
-            let row = &a[i * k..(i + 1) * k];
-            let (lo, hi, rms) = row_stats(row);
-            let out = &mut self.data[i * k..(i + 1) * k];
-            let (scale, zero) = if hi.max(-lo) > OUTLIER_RMS * rms {
-                let limit = OUTLIER_RMS * rms;
-                let cand = &mut self.cand;
-                cand.clear();
-                above(row, limit, cand);
-                cand.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-                cand.truncate(MAX_OUTLIERS);
-                self.tmp.clear();
-                self.tmp.extend_from_slice(row);
-                for &(c, _) in cand.iter() {
-                    self.tmp[c as usize] = 0.0;
+        par.for_each_chunk_pair_mut(
+            &mut self.data[..m * k],
+            FILL_ROWS * k,
+            &mut self.meta[..m],
+            FILL_ROWS,
+            |ci, data, meta| {
+                let mut cand = Vec::new();
+                for (r, (out, meta)) in data.chunks_exact_mut(k).zip(meta).enumerate() {
+                    let i = ci * FILL_ROWS + r;
+                    *meta = quantize_row(&a[i * k..(i + 1) * k], out, &mut cand);
                 }
-                self.outliers.extend_from_slice(cand);
-                let (lo, hi, _) = row_stats(&self.tmp);
-                quantize_range(&self.tmp, out, lo, hi)
-            } else {
-                quantize_range(row, out, lo, hi)
-            };
-            self.scale[i] = scale;
-            self.zero[i] = zero;
-        }
-        self.out_start.push(self.outliers.len() as u32);
-        if std::env::var("CV_DBG").is_ok() {
-            let rows_with = (0..m)
-                .filter(|&i| self.out_start[i + 1] > self.out_start[i])
-                .count();
-            eprintln!(
-                "DBG k={k} m={m} rows with outliers {rows_with} total {}",
-                self.outliers.len()
-            );
-        }
+            },
+        );
+    }
+
+    #[cfg(test)]
+    fn outliers(&self, m: usize) -> Vec<(u32, f32)> {
+        self.meta[..m]
+            .iter()
+            .flat_map(|r| r.outliers[..r.count as usize].iter().copied())
+            .collect()
     }
 }
 
-/// Appends `(index, value)` of every value of `row` with `|value| > limit` to `out`.
-fn above(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) {
+/// Quantises one row into `out` (`cand` is scratch): the range is the row's min/max with
+/// 0 included; when values stand out beyond `OUTLIER_RMS` x RMS, the largest (up to
+/// `MAX_OUTLIERS`) are taken out of the row and the range is that of the rest.
+fn quantize_row(row: &[f32], out: &mut [u8], cand: &mut Vec<(u32, f32)>) -> RowMeta {
+    let (lo, hi, rms) = row_stats(row);
+    let limit = OUTLIER_RMS * rms;
+    let mut meta = RowMeta::default();
+    if hi.max(-lo) <= limit {
+        (meta.scale, meta.zero) = quantize_range(row, out, lo, hi);
+        return meta;
+    }
+    cand.clear();
+    // the range of the values within the limit (and 0), then of the candidates not taken
+    let (mut lo, mut hi) = split_at_limit(row, limit, cand);
+    if cand.len() > MAX_OUTLIERS {
+        cand.sort_unstable_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        for &(_, v) in &cand[MAX_OUTLIERS..] {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        cand.truncate(MAX_OUTLIERS);
+    }
+    (meta.scale, meta.zero) = quantize_range(row, out, lo, hi);
+    for (slot, &(c, v)) in meta.outliers.iter_mut().zip(cand.iter()) {
+        // the channel's value is 0 in the quantised row: exactly the zero point
+        out[c as usize] = meta.zero as u8;
+        *slot = (c, v);
+    }
+    meta.count = cand.len() as u32;
+    meta
+}
+
+/// Appends `(index, value)` of every value of `row` with `|value| > limit` to `out`; returns
+/// the min and max of the other values and 0.
+fn split_at_limit(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
     if row.len().is_multiple_of(16) && crate::dense::has_avx512() {
         // SAFETY: AVX-512F is present and row.len() is a multiple of 16.
-        return unsafe { above_avx512(row, limit, out) };
+        return unsafe { split_at_limit_avx512(row, limit, out) };
     }
+    let (mut lo, mut hi) = (0f32, 0f32);
     for (c, &v) in row.iter().enumerate() {
         if v.abs() > limit {
             out.push((c as u32, v));
+        } else {
+            lo = lo.min(v);
+            hi = hi.max(v);
         }
     }
+    (lo, hi)
 }
 
 /// # Safety
 /// AVX-512F; `row.len()` a multiple of 16.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn above_avx512(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) {
+unsafe fn split_at_limit_avx512(row: &[f32], limit: f32, out: &mut Vec<(u32, f32)>) -> (f32, f32) {
     use std::arch::x86_64::*;
     // SAFETY: 16-value loads at offsets below row.len(), a multiple of 16.
     unsafe {
         let lim = _mm512_set1_ps(limit);
+        let (mut lo, mut hi) = (_mm512_setzero_ps(), _mm512_setzero_ps());
         for i in (0..row.len()).step_by(16) {
             let v = _mm512_loadu_ps(row.as_ptr().add(i));
             let mut mask = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(_mm512_abs_ps(v), lim);
+            lo = _mm512_mask_min_ps(lo, !mask, lo, v);
+            hi = _mm512_mask_max_ps(hi, !mask, hi, v);
             while mask != 0 {
                 let c = i + mask.trailing_zeros() as usize;
                 out.push((c as u32, row[c]));
                 mask &= mask - 1;
             }
         }
+        (_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi))
     }
 }
 
@@ -335,7 +368,7 @@ pub(crate) fn matmul_i8(
     if m == 0 {
         return;
     }
-    q.fill(&a[..m * k], m, k);
+    q.fill(&a[..m * k], m, k, par);
     let q = &*q;
     let c = &mut c[..m * n];
     let (c_len, cptr) = (c.len(), SharedC(c.as_mut_ptr()));
@@ -358,12 +391,8 @@ struct Tile {
     wscale: *const f32,
     /// 32 column sums.
     colsum: *const i32,
-    /// `ROWS` (or fewer) row scales and zero points.
-    ascale: *const f32,
-    azero: *const i32,
-    /// `R + 1` offsets into `outliers` for the tile's rows.
-    out_start: *const u32,
-    outliers: *const (u32, f32),
+    /// The tile's rows' quantisation: scale, zero point, outlier channels.
+    rows: *const RowMeta,
 }
 
 /// Computes rows `rows` and strips `strips` of C.
@@ -381,7 +410,12 @@ unsafe fn block(
     epi: Epilogue<'_>,
 ) {
     let (k, n) = (w.k, w.n);
-    assert!(rows.end * n <= c_len && q.data.len() >= rows.end * k && strips.end * NS <= n);
+    assert!(
+        rows.end * n <= c_len
+            && q.data.len() >= rows.end * k
+            && q.meta.len() >= rows.end
+            && strips.end * NS <= n
+    );
     for i0 in rows.clone().step_by(MC) {
         let i_end = (i0 + MC).min(rows.end);
         for s in strips.clone() {
@@ -397,14 +431,11 @@ unsafe fn block(
                     gelu: matches!(epi, Epilogue::BiasGelu(_)),
                     wscale: w.scale[col..].as_ptr(),
                     colsum: w.colsum[col..].as_ptr(),
-                    ascale: q.scale[i..].as_ptr(),
-                    azero: q.zero[i..].as_ptr(),
-                    out_start: q.out_start[i..].as_ptr(),
-                    outliers: q.outliers.as_ptr(),
+                    rows: q.meta[i..].as_ptr(),
                 };
                 // SAFETY: rows i..i+r and columns col..col+32 are inside C and A; the strip
                 // holds k/4 groups of 128 bytes; the per-column/per-row arrays have at least
-                // 32 / r entries from the given offsets; the CPU has VNNI (asserted by
+                // 32 / r entries from the given offsets (asserted above); the CPU has VNNI (asserted by
                 // matmul_i8).
                 unsafe {
                     dispatch(
@@ -495,20 +526,16 @@ unsafe fn kernel<const R: usize>(
             (_mm512_loadu_ps(t.bias), _mm512_loadu_ps(t.bias.add(16)))
         };
         for r in 0..R {
-            let z = _mm512_set1_epi32(*t.azero.add(r));
-            let sa = _mm512_set1_ps(*t.ascale.add(r));
+            let row = &*t.rows.add(r);
+            let z = _mm512_set1_epi32(row.zero);
+            let sa = _mm512_set1_ps(row.scale);
             let i0 = _mm512_sub_epi32(acc[r][0], _mm512_mullo_epi32(z, cs0));
             let i1 = _mm512_sub_epi32(acc[r][1], _mm512_mullo_epi32(z, cs1));
             let mut v0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), _mm512_mul_ps(sa, ws0), bias0);
             let mut v1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), _mm512_mul_ps(sa, ws1), bias1);
             // Outlier channels: C += value · sw[j] · q[channel][j] (the weight row read from the
             // packed strip: byte channel % 4 of each 32-bit lane of group channel / 4).
-            let (o0, o1) = (
-                *t.out_start.add(r) as usize,
-                *t.out_start.add(r + 1) as usize,
-            );
-            for o in o0..o1 {
-                let (ch, val) = *t.outliers.add(o);
+            for &(ch, val) in &row.outliers[..row.count as usize] {
                 let ch = ch as usize;
                 let g = b.add((ch / 4) * 128);
                 let sh = _mm512_set1_epi32((24 - 8 * (ch % 4)) as i32);
@@ -650,8 +677,9 @@ mod tests {
                 par,
             )
         });
-        assert_eq!(q.outliers.len(), 5 + 2, "{:?}", q.outliers);
-        assert!(q.outliers.iter().all(|&(ch, _)| ch == 99 || ch == 223));
+        let outliers = q.outliers(m);
+        assert_eq!(outliers.len(), 5 + 2, "{outliers:?}");
+        assert!(outliers.iter().all(|&(ch, _)| ch == 99 || ch == 223));
         for i in 0..m {
             // with the outliers out, the row's step is that of values within ±0.72
             let sa = 1.44 / 255.0;

@@ -134,6 +134,10 @@ pub(crate) struct Par {
 }
 
 impl Par {
+    /// A handle that runs everything on the calling thread (for work inside one task of an
+    /// outer parallel section).
+    pub(crate) const SEQUENTIAL: Par = Par { threads: 1 };
+
     pub(crate) fn threads(&self) -> usize {
         self.threads
     }
@@ -184,6 +188,30 @@ impl Par {
             data.par_chunks_mut(chunk_len)
                 .enumerate()
                 .for_each(|(i, c)| f(i, c));
+        }
+    }
+
+    /// Like [`Par::for_each_chunk_mut`] over two slices at once: `f(i, a_chunk, b_chunk)` for
+    /// the `i`-th `a_len`-sized chunk of `a` and `b_len`-sized chunk of `b`.
+    pub(crate) fn for_each_chunk_pair_mut<A: Send, B: Send>(
+        &self,
+        a: &mut [A],
+        a_len: usize,
+        b: &mut [B],
+        b_len: usize,
+        f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+    ) {
+        let (a_len, b_len) = (a_len.max(1), b_len.max(1));
+        if self.threads == 1 || a.len() <= a_len {
+            a.chunks_mut(a_len)
+                .zip(b.chunks_mut(b_len))
+                .enumerate()
+                .for_each(|(i, (x, y))| f(i, x, y));
+        } else {
+            a.par_chunks_mut(a_len)
+                .zip(b.par_chunks_mut(b_len))
+                .enumerate()
+                .for_each(|(i, (x, y))| f(i, x, y));
         }
     }
 }
