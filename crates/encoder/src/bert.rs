@@ -98,6 +98,78 @@ pub(crate) struct Bert {
     pub(crate) w: Weights,
 }
 
+/// `kt[d][j] = k[j][d]` for `len` rows of HEAD_DIM (= 32) values at stride `ldk`, into
+/// HEAD_DIM rows of `lp` values (`lp >= len`, a multiple of 16); columns `len..lp` become 0.
+/// 16 keys at a time through a 16 x 16 register transpose (the scalar gather cost as much
+/// as the attention's softmax).
+///
+/// # Safety
+/// AVX-512F; `k` valid for `len` rows of 32 f32 at stride `ldk`; `kt.len() >= 32 * lp`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose_head(k: *const f32, ldk: usize, len: usize, kt: &mut [f32], lp: usize) {
+    use std::arch::x86_64::*;
+    assert!(HEAD_DIM == 32 && lp.is_multiple_of(16) && lp >= len && kt.len() >= 32 * lp);
+    // SAFETY: loads of rows j < len (valid by the caller), columns d0..d0+16 <= 32; stores to
+    // kt rows d < 32, columns j0..j0+16 <= lp (kt holds 32 * lp values, asserted).
+    unsafe {
+        for j0 in (0..lp).step_by(16) {
+            for d0 in [0, 16] {
+                let mut r = [_mm512_setzero_ps(); 16];
+                for (i, v) in r.iter_mut().enumerate() {
+                    if j0 + i < len {
+                        *v = _mm512_loadu_ps(k.add((j0 + i) * ldk + d0));
+                    }
+                }
+                // stage 1: interleave pairs of rows (32-bit), stage 2: pairs of pairs (64-bit)
+                let mut t = [_mm512_setzero_ps(); 16];
+                for i in 0..8 {
+                    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+                }
+                for i in 0..4 {
+                    for h in 0..2 {
+                        let (a, b) = (t[4 * i + h], t[4 * i + 2 + h]);
+                        r[4 * i + h] = _mm512_castpd_ps(_mm512_unpacklo_pd(
+                            _mm512_castps_pd(a),
+                            _mm512_castps_pd(b),
+                        ));
+                        r[4 * i + 2 + h] = _mm512_castpd_ps(_mm512_unpackhi_pd(
+                            _mm512_castps_pd(a),
+                            _mm512_castps_pd(b),
+                        ));
+                    }
+                }
+                // r[4i + c] now holds, in 128-bit lane L, rows 4i..4i+4 of column 4L + c'
+                // (c' = [0, 2, 1, 3][c]); stages 3 and 4 gather the lanes.
+                for i in 0..2 {
+                    for c in 0..4 {
+                        let (a, b) = (r[8 * i + c], r[8 * i + 4 + c]);
+                        t[8 * i + c] = _mm512_shuffle_f32x4::<0x88>(a, b);
+                        t[8 * i + 4 + c] = _mm512_shuffle_f32x4::<0xdd>(a, b);
+                    }
+                }
+                for c in 0..4 {
+                    for h in 0..2 {
+                        let (a, b) = (t[4 * h + c], t[8 + 4 * h + c]);
+                        let lo = _mm512_shuffle_f32x4::<0x88>(a, b);
+                        let hi = _mm512_shuffle_f32x4::<0xdd>(a, b);
+                        // column index inside the 16: lane pair (h) and position (c)
+                        let col = [0, 2, 1, 3][c] + 4 * h;
+                        _mm512_storeu_ps(kt.as_mut_ptr().add((d0 + col) * lp + j0), lo);
+                        _mm512_storeu_ps(kt.as_mut_ptr().add((d0 + col + 8) * lp + j0), hi);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn transpose_head(_: *const f32, _: usize, _: usize, _: &mut [f32], _: usize) {
+    unreachable!("only called on x86_64 CPUs with AVX-512")
+}
+
 impl Bert {
     /// Rows per parallel chunk for row-wise kernels.
     fn row_chunk(par: &Par, rows: usize) -> usize {
@@ -213,12 +285,11 @@ impl Bert {
                     // ctx_h = P · V_h straight from the qkv rows.
                     let lp = len.div_ceil(32) * 32;
                     let (kt, rest) = buf.split_at_mut(HEAD_DIM * lp);
-                    for d in 0..HEAD_DIM {
-                        let row = &mut kt[d * lp..(d + 1) * lp];
-                        for (j, v) in row[..len].iter_mut().enumerate() {
-                            *v = qkv[base + HIDDEN + j * QKV + d];
-                        }
-                        row[len..].iter_mut().for_each(|v| *v = 0.0);
+                    // SAFETY: K_h rows 0..len (HEAD_DIM values at stride QKV from
+                    // base + HIDDEN) lie inside qkv (asserted above); kt holds HEAD_DIM rows of
+                    // lp >= len; the CPU has AVX-512 (`fast`).
+                    unsafe {
+                        transpose_head(qkv[base + HIDDEN..].as_ptr(), QKV, len, kt, lp);
                     }
                     // Query rows in blocks of ROW_BLOCK, so that a block's scores stay in L1
                     // between the two products and the softmax.
@@ -241,7 +312,8 @@ impl Bert {
                                 lp,
                             )
                         };
-                        ops::softmax_scaled_rows(scores, lp, len, scale);
+                        let mut inv = [0.0f32; ROW_BLOCK];
+                        ops::exp_scaled_rows(scores, lp, len, scale, &mut inv);
                         // SAFETY: P is `rows` rows of `len` (stride lp) in scores; V_h is len
                         // rows of HEAD_DIM at stride QKV inside qkv (asserted above). This
                         // writes rows first+r0..first+r0+rows, columns h*32..h*32+32 of `ctx`
@@ -262,6 +334,17 @@ impl Bert {
                                 HIDDEN,
                             )
                         };
+                        // the softmax's normalisation, on the 32 outputs of each row
+                        for (r, &s) in inv[..rows].iter().enumerate() {
+                            // SAFETY: the same elements of ctx the product above just wrote.
+                            let out = unsafe {
+                                std::slice::from_raw_parts_mut(
+                                    ctx_ptr.get().add(off + (r0 + r) * HIDDEN),
+                                    HEAD_DIM,
+                                )
+                            };
+                            out.iter_mut().for_each(|v| *v *= s);
+                        }
                     }
                 } else {
                     let q = View {
@@ -323,5 +406,32 @@ impl Bert {
                 out
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_transpose_matches_scalar_for_every_length() {
+        if !dense::has_avx512() {
+            eprintln!("skipped: no AVX-512");
+            return;
+        }
+        let ldk = 100;
+        for len in [1usize, 2, 15, 16, 17, 31, 32, 33, 147, 256] {
+            let k: Vec<f32> = (0..len * ldk).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let lp = len.div_ceil(32) * 32;
+            let mut kt = vec![f32::NAN; HEAD_DIM * lp];
+            // SAFETY: k holds len rows of ldk >= 32 values; kt holds 32 * lp; AVX-512 checked.
+            unsafe { transpose_head(k.as_ptr(), ldk, len, &mut kt, lp) };
+            for d in 0..HEAD_DIM {
+                for j in 0..lp {
+                    let want = if j < len { k[j * ldk + d] } else { 0.0 };
+                    assert_eq!(kt[d * lp + j], want, "len {len}: kt[{d}][{j}]");
+                }
+            }
+        }
     }
 }

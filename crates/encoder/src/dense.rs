@@ -68,6 +68,15 @@ impl Linear {
         }
     }
 
+    /// For the int8 path: activation rows multiplied by this matrix are quantised whole,
+    /// without outlier channels. No effect in f32.
+    pub(crate) fn without_outliers(self) -> Linear {
+        match self {
+            Linear::Int8(w) => Linear::Int8(w.without_outliers()),
+            f32 => f32,
+        }
+    }
+
     /// `C[m, n] = epilogue(A[m, k] · W)`; `q` is scratch for the int8 path.
     pub(crate) fn forward(
         &self,

@@ -46,6 +46,9 @@ pub(crate) struct PackedI8 {
     scale: Vec<f32>,
     /// `Σk q[k][j]`, for the activation zero point.
     colsum: Vec<i32>,
+    /// Whether activation rows multiplied by this matrix get outlier channels taken out
+    /// (see [`OUTLIER_RMS`]).
+    outliers: bool,
 }
 
 impl PackedI8 {
@@ -82,6 +85,15 @@ impl PackedI8 {
             data,
             scale,
             colsum,
+            outliers: true,
+        }
+    }
+
+    /// The same matrix, its activation rows quantised whole (no outlier channels).
+    pub(crate) fn without_outliers(self) -> PackedI8 {
+        PackedI8 {
+            outliers: false,
+            ..self
         }
     }
 }
@@ -150,7 +162,7 @@ const FILL_ROWS: usize = 64;
 
 impl QuantRows {
     /// Quantises `m` rows of `k` values (row-major `a`), rows spread over the workers.
-    fn fill(&mut self, a: &[f32], m: usize, k: usize, par: &Par) {
+    fn fill(&mut self, a: &[f32], m: usize, k: usize, outliers: bool, par: &Par) {
         if self.data.len() < m * k {
             self.data.resize(m * k, 0);
         }
@@ -166,7 +178,7 @@ impl QuantRows {
                 let mut cand = Vec::new();
                 for (r, (out, meta)) in data.chunks_exact_mut(k).zip(meta).enumerate() {
                     let i = ci * FILL_ROWS + r;
-                    *meta = quantize_row(&a[i * k..(i + 1) * k], out, &mut cand);
+                    *meta = quantize_row(&a[i * k..(i + 1) * k], out, outliers, &mut cand);
                 }
             },
         );
@@ -182,13 +194,18 @@ impl QuantRows {
 }
 
 /// Quantises one row into `out` (`cand` is scratch): the range is the row's min/max with
-/// 0 included; when values stand out beyond `OUTLIER_RMS` x RMS, the largest (up to
-/// `MAX_OUTLIERS`) are taken out of the row and the range is that of the rest.
-fn quantize_row(row: &[f32], out: &mut [u8], cand: &mut Vec<(u32, f32)>) -> RowMeta {
+/// 0 included; with `outliers`, when values stand out beyond `OUTLIER_RMS` x RMS, the largest
+/// (up to `MAX_OUTLIERS`) are taken out of the row and the range is that of the rest.
+fn quantize_row(
+    row: &[f32],
+    out: &mut [u8],
+    outliers: bool,
+    cand: &mut Vec<(u32, f32)>,
+) -> RowMeta {
     let (lo, hi, rms) = row_stats(row);
     let limit = OUTLIER_RMS * rms;
     let mut meta = RowMeta::default();
-    if hi.max(-lo) <= limit {
+    if !outliers || hi.max(-lo) <= limit {
         (meta.scale, meta.zero) = quantize_range(row, out, lo, hi);
         return meta;
     }
@@ -368,7 +385,7 @@ pub(crate) fn matmul_i8(
     if m == 0 {
         return;
     }
-    q.fill(&a[..m * k], m, k, par);
+    q.fill(&a[..m * k], m, k, w.outliers, par);
     let q = &*q;
     let c = &mut c[..m * n];
     let (c_len, cptr) = (c.len(), SharedC(c.as_mut_ptr()));

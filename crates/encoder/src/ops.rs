@@ -245,7 +245,13 @@ fn exp_scaled_sum_in_place(row: &mut [f32], max: f32, scale: f32) -> f32 {
 }
 
 #[inline(always)]
-fn softmax_scaled_rows_body(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32) {
+fn exp_scaled_rows_body(
+    data: &mut [f32],
+    row_stride: usize,
+    row_len: usize,
+    scale: f32,
+    inv_sums: &mut [f32],
+) {
     // With whole rows a multiple of LANES long, the padding takes part as -inf-like values
     // (their exp is exactly 0) so that every loop below runs on full vectors, without a
     // scalar remainder.
@@ -254,22 +260,21 @@ fn softmax_scaled_rows_body(data: &mut [f32], row_stride: usize, row_len: usize,
     } else {
         row_len
     };
-    for row in data.chunks_mut(row_stride) {
+    for (row, inv) in data.chunks_mut(row_stride).zip(inv_sums) {
         row[row_len..len].iter_mut().for_each(|v| *v = -1e30);
         let row = &mut row[..len];
         let max = max_of(row);
-        let inv = 1.0 / exp_scaled_sum_in_place(row, max, scale);
-        for v in row.iter_mut() {
-            *v *= inv;
-        }
+        *inv = 1.0 / exp_scaled_sum_in_place(row, max, scale);
     }
 }
 
 dispatch!(
-    /// `softmax(scale * row)` over the first `row_len` values of each `row_stride`-long row
-    /// of `data`, in place (`scale > 0`). The padding `row_len..row_stride` may be
-    /// overwritten with values of about 0.
-    fn softmax_scaled_rows(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32) => softmax_scaled_rows_body
+    /// The unnormalised softmax of `scale * row` over the first `row_len` values of each
+    /// `row_stride`-long row of `data`, in place (`scale > 0`): `row = exp(scale * (row -
+    /// max))`, and `1 / Σ row` into `inv_sums` (one per row). The padding
+    /// `row_len..row_stride` may be overwritten with values of about 0. (Attention applies
+    /// the normalisation to its 32-wide output instead of to every score.)
+    fn exp_scaled_rows(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32, inv_sums: &mut [f32]) => exp_scaled_rows_body
 );
 
 #[inline(always)]
@@ -444,6 +449,23 @@ mod tests {
                 let want = (v as f64 - max).exp() / z;
                 assert!((o as f64 - want).abs() < 1e-6, "softmax {o} vs {want}");
             }
+        }
+
+        // rows of 45 values padded to 48; the unnormalised form times 1/sum is softmax(0.3 x)
+        let mut e = data.clone();
+        let mut inv = [0.0f32; 5];
+        exp_scaled_rows(&mut e, 48, 45, 0.3, &mut inv);
+        for ((row_out, row_in), inv) in e.chunks(48).zip(data.chunks(48)).zip(inv) {
+            let max = row_in[..45]
+                .iter()
+                .fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
+            let z: f64 = row_in[..45].iter().map(|&v| (0.3 * (v as f64 - max)).exp()).sum();
+            for (&o, &v) in row_out[..45].iter().zip(row_in) {
+                let want = (0.3 * (v as f64 - max)).exp() / z;
+                let got = o as f64 * inv as f64;
+                assert!((got - want).abs() < 1e-6, "exp_scaled {got} vs {want}");
+            }
+            assert!(row_out[45..].iter().all(|&p| p == 0.0), "padding {row_out:?}");
         }
 
         let gamma: Vec<f32> = (0..48).map(|i| 1.0 + i as f32 / 100.0).collect();

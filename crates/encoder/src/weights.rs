@@ -220,7 +220,12 @@ pub(crate) fn load_weights(
             ln1_b: get(&format!("{p}attention.output.LayerNorm.bias"), &[h])?,
             w_up: linear(&format!("{p}intermediate.dense.weight"), INTERMEDIATE, h)?,
             b_up: get(&format!("{p}intermediate.dense.bias"), &[INTERMEDIATE])?,
-            w_down: linear(&format!("{p}output.dense.weight"), h, INTERMEDIATE)?,
+            // Its input, the GELU output, has no massive activations like the hidden states'
+            // [CLS] channel: there outlier channels cost ~5 % of the int8 time (16 candidates a
+            // row on average, 8 taken) and did not improve the agreement with the reference
+            // (min cosine 0.99587 with them, 0.99624 without; mean 1 - cos 7.2e-4 vs 7.7e-4).
+            w_down: linear(&format!("{p}output.dense.weight"), h, INTERMEDIATE)?
+                .without_outliers(),
             b_down: get(&format!("{p}output.dense.bias"), &[h])?,
             ln2_g: get(&format!("{p}output.LayerNorm.weight"), &[h])?,
             ln2_b: get(&format!("{p}output.LayerNorm.bias"), &[h])?,
