@@ -18,6 +18,7 @@ mod int8;
 mod matmul;
 mod ops;
 mod pool;
+mod tensor_file;
 mod tokenize;
 mod weights;
 

@@ -1,14 +1,13 @@
 //! Loading and validating the model files: `config.json` (architecture) and
 //! `model.safetensors` (weights). The weights are copied out of the file into owned,
-//! kernel-friendly buffers (linear layers transposed to `[in, out]`, Q/K/V fused). The file is
-//! read, not memory-mapped, so replacing it on disk can never crash a backend.
+//! kernel-friendly buffers (linear layers transposed to `[in, out]`, Q/K/V fused), one tensor
+//! at a time (see [`crate::tensor_file`]).
 
 use std::path::{Path, PathBuf};
 
-use safetensors::{Dtype, SafeTensors};
-
 use crate::dense::Linear;
 use crate::error::EncoderError;
+use crate::tensor_file::TensorFile;
 use crate::Precision;
 
 /// The architecture numbers this encoder implements (all-MiniLM-L6-v2).
@@ -128,46 +127,8 @@ pub(crate) fn load_weights(
     config: Config,
     precision: Precision,
 ) -> Result<Weights, EncoderError> {
-    // A plain read (not a memory map): a file replaced or truncated later can never fault.
-    let bytes = std::fs::read(path).map_err(|source| EncoderError::ModelFileUnreadable {
-        path: path.to_owned(),
-        source,
-    })?;
-    let st =
-        SafeTensors::deserialize(&bytes).map_err(|e| EncoderError::corrupt(path, e.to_string()))?;
-
-    let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, EncoderError> {
-        let t = st
-            .tensor(name)
-            .map_err(|_| EncoderError::corrupt(path, format!("tensor \"{name}\" is missing")))?;
-        if t.dtype() != Dtype::F32 {
-            return Err(EncoderError::corrupt(
-                path,
-                format!("tensor \"{name}\" has dtype {:?}, expected F32", t.dtype()),
-            ));
-        }
-        if t.shape() != shape {
-            return Err(EncoderError::corrupt(
-                path,
-                format!(
-                    "tensor \"{name}\" has shape {:?}, expected {shape:?}",
-                    t.shape()
-                ),
-            ));
-        }
-        let out: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        if let Some(i) = out.iter().position(|x| !x.is_finite()) {
-            return Err(EncoderError::corrupt(
-                path,
-                format!("tensor \"{name}\" holds a non-finite value at {i}"),
-            ));
-        }
-        Ok(out)
-    };
+    let file = TensorFile::open(path)?;
+    let get = |name: &str, shape: &[usize]| file.f32(name, shape);
     // PyTorch Linear weights are [out, in]; the kernels want [in, out], packed in panels.
     let linear_t = |name: &str, out_dim: usize, in_dim: usize| -> Result<Vec<f32>, EncoderError> {
         let w = get(name, &[out_dim, in_dim])?;
