@@ -23,6 +23,26 @@ fn precisions() -> Vec<Precision> {
         .collect()
 }
 
+/// One encoder per available precision and thread count (1, 2), with its bench label.
+fn encoders() -> Vec<(String, Encoder)> {
+    let mut out = Vec::new();
+    for precision in precisions() {
+        for threads in [1usize, 2] {
+            let enc = Encoder::load(
+                &common::model_dir(),
+                EncoderOptions {
+                    threads,
+                    precision,
+                    max_batch: 32,
+                },
+            )
+            .expect("load model");
+            out.push((format!("{precision}/threads={threads}"), enc));
+        }
+    }
+    out
+}
+
 fn batch_throughput(c: &mut Criterion) {
     let texts = common::codesearch("code", 256);
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
@@ -31,47 +51,25 @@ fn batch_throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(refs.len() as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(30));
-    for precision in precisions() {
-        for threads in [1usize, 2] {
-            let enc = Encoder::load(
-                &common::model_dir(),
-                EncoderOptions {
-                    threads,
-                    max_batch: 32,
-                    precision,
-                },
-            )
-            .expect("load model");
-            group.bench_function(format!("{precision}/threads={threads}"), |b| {
-                b.iter(|| black_box(enc.embed_batch(black_box(&refs), &never).unwrap()))
-            });
-        }
+    for (label, enc) in encoders() {
+        group.bench_function(label, |b| {
+            b.iter(|| black_box(enc.embed_batch(black_box(&refs), &never).unwrap()))
+        });
     }
     group.finish();
 }
 
 fn query_latency(c: &mut Criterion) {
     let mut group = c.benchmark_group("embed_query_10_words");
-    for precision in precisions() {
-        for threads in [1usize, 2] {
-            let enc = Encoder::load(
-                &common::model_dir(),
-                EncoderOptions {
-                    threads,
-                    precision,
-                    ..Default::default()
-                },
-            )
-            .expect("load model");
-            group.bench_function(format!("{precision}/threads={threads}"), |b| {
-                b.iter(|| {
-                    black_box(
-                        enc.embed(black_box("read a file line by line and count the words"))
-                            .unwrap(),
-                    )
-                })
-            });
-        }
+    for (label, enc) in encoders() {
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                black_box(
+                    enc.embed(black_box("read a file line by line and count the words"))
+                        .unwrap(),
+                )
+            })
+        });
     }
     group.finish();
 }

@@ -17,6 +17,12 @@ const QKV: usize = 3 * HIDDEN;
 /// Token rows per feed-forward block: the block's `[FFN_ROWS, 1536]` intermediate activations
 /// (and their int8 copy) stay in L2 between the two products instead of going out to memory.
 const FFN_ROWS: usize = 48;
+
+/// Whether a mini-batch of `tokens` rows runs the feed-forward in row blocks on `threads`
+/// workers (at least two blocks each); smaller ones (a query) split each product instead.
+fn ffn_in_blocks(tokens: usize, threads: usize) -> bool {
+    tokens >= 2 * FFN_ROWS * threads
+}
 /// Query rows per attention block (the f32 micro-kernel's tile height).
 const ROW_BLOCK: usize = 12;
 
@@ -63,7 +69,8 @@ impl Workspace {
             x: vec![0.0; max_tokens * HIDDEN],
             qkv: vec![0.0; max_tokens * QKV],
             ctx: vec![0.0; max_tokens * HIDDEN],
-            // only mini-batches too small for the blocked feed-forward use it (see `layer`)
+            // only mini-batches not run in blocks use it: fewer than 2 * FFN_ROWS * threads
+            // rows, threads <= workers (see `ffn_in_blocks`)
             inter: vec![0.0; max_tokens.min(2 * FFN_ROWS * workers.max(1)) * INTERMEDIATE],
             // per worker: K^T block (HEAD_DIM x padded len) + scores (len x padded len)
             scores: PerWorker::new(workers, || {
@@ -234,7 +241,7 @@ impl Bert {
         });
 
         // x = LN(x + gelu(x · W1 + b1) · W2 + b2)
-        if t >= 2 * FFN_ROWS * par.threads() {
+        if ffn_in_blocks(t, par.threads()) {
             // by blocks of rows, each from x to x on one worker, the intermediate block in L2
             par.for_each_chunk_mut(x, HIDDEN * FFN_ROWS, |_, xb| {
                 let rows = xb.len() / HIDDEN;
@@ -242,7 +249,8 @@ impl Bert {
                     let seq = &Par::SEQUENTIAL;
                     let up = Epilogue::BiasGelu(&lw.b_up);
                     lw.w_up.forward(inter, xb, rows, up, q, seq);
-                    lw.w_down.forward(xb, inter, rows, Epilogue::Accumulate, q, seq);
+                    lw.w_down
+                        .forward(xb, inter, rows, Epilogue::Accumulate, q, seq);
                 });
                 ops::bias_layer_norm(xb, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps);
             });

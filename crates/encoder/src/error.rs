@@ -35,6 +35,13 @@ impl EncoderError {
             reason: reason.into(),
         }
     }
+
+    pub(crate) fn unreadable(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EncoderError::ModelFileUnreadable {
+            path: path.into(),
+            source,
+        }
+    }
 }
 
 const INSTALL_HINT: &str = "run `make install` (or copy the all-MiniLM-L6-v2 model files \

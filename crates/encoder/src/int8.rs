@@ -452,8 +452,8 @@ unsafe fn block(
                 };
                 // SAFETY: rows i..i+r and columns col..col+32 are inside C and A; the strip
                 // holds k/4 groups of 128 bytes; the per-column/per-row arrays have at least
-                // 32 / r entries from the given offsets (asserted above); the CPU has VNNI (asserted by
-                // matmul_i8).
+                // 32 / r entries from the given offsets (asserted above); the CPU has VNNI
+                // (asserted by matmul_i8).
                 unsafe {
                     dispatch(
                         r,
@@ -681,19 +681,14 @@ mod tests {
         let pw = PackedI8::pack(&w, k, n);
         let want = naive(&a, &w, m, k, n);
         let exec = Exec::new(1).unwrap();
+        let zero_bias = vec![0.0; n];
+        let product = |w: &PackedI8, q: &mut QuantRows| {
+            let mut c = vec![0.0f32; m * n];
+            exec.run(|par| matmul_i8(&mut c, &a, m, w, Epilogue::Bias(&zero_bias), q, par));
+            c
+        };
         let mut q = QuantRows::default();
-        let mut c = vec![0.0f32; m * n];
-        exec.run(|par| {
-            matmul_i8(
-                &mut c,
-                &a,
-                m,
-                &pw,
-                Epilogue::Bias(&vec![0.0; n]),
-                &mut q,
-                par,
-            )
-        });
+        let c = product(&pw, &mut q);
         let outliers = q.outliers(m);
         assert_eq!(outliers.len(), 5 + 2, "{outliers:?}");
         assert!(outliers.iter().all(|&(ch, _)| ch == 99 || ch == 223));
@@ -713,5 +708,8 @@ mod tests {
                 );
             }
         }
+        // a matrix without outlier channels quantises the same rows whole
+        product(&PackedI8::pack(&w, k, n).without_outliers(), &mut q);
+        assert!(q.outliers(m).is_empty(), "{:?}", q.outliers(m));
     }
 }

@@ -459,13 +459,19 @@ mod tests {
             let max = row_in[..45]
                 .iter()
                 .fold(f64::NEG_INFINITY, |a, &b| a.max(b as f64));
-            let z: f64 = row_in[..45].iter().map(|&v| (0.3 * (v as f64 - max)).exp()).sum();
+            let z: f64 = row_in[..45]
+                .iter()
+                .map(|&v| (0.3 * (v as f64 - max)).exp())
+                .sum();
             for (&o, &v) in row_out[..45].iter().zip(row_in) {
                 let want = (0.3 * (v as f64 - max)).exp() / z;
                 let got = o as f64 * inv as f64;
                 assert!((got - want).abs() < 1e-6, "exp_scaled {got} vs {want}");
             }
-            assert!(row_out[45..].iter().all(|&p| p == 0.0), "padding {row_out:?}");
+            assert!(
+                row_out[45..].iter().all(|&p| p == 0.0),
+                "padding {row_out:?}"
+            );
         }
 
         let gamma: Vec<f32> = (0..48).map(|i| 1.0 + i as f32 / 100.0).collect();

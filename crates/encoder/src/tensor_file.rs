@@ -34,16 +34,15 @@ pub(crate) struct TensorFile {
 impl TensorFile {
     /// Opens `path` and validates its header: every tensor lies inside the file.
     pub(crate) fn open(path: &Path) -> Result<TensorFile, EncoderError> {
-        let unreadable = |source| EncoderError::ModelFileUnreadable {
-            path: path.to_owned(),
-            source,
-        };
+        let unreadable = |e| EncoderError::unreadable(path, e);
         let corrupt = |reason: String| EncoderError::corrupt(path, reason);
         let file = File::open(path).map_err(unreadable)?;
         let len = file.metadata().map_err(unreadable)?.len();
         let mut n = [0u8; 8];
         if len < 8 {
-            return Err(corrupt(format!("{len} bytes, too short for a safetensors file")));
+            return Err(corrupt(format!(
+                "{len} bytes, too short for a safetensors file"
+            )));
         }
         file.read_exact_at(&mut n, 0).map_err(unreadable)?;
         let n = u64::from_le_bytes(n);
@@ -140,10 +139,7 @@ impl TensorFile {
             unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), count * 4) };
         self.file
             .read_exact_at(bytes, t.begin)
-            .map_err(|source| EncoderError::ModelFileUnreadable {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|e| EncoderError::unreadable(&self.path, e))?;
         // the file is little-endian (a no-op on x86_64)
         for v in out.iter_mut() {
             *v = f32::from_bits(u32::from_le(v.to_bits()));

@@ -33,10 +33,7 @@ impl WordPiece {
         // The tokenizer must never start rayon threads inside a database backend; we only use
         // single-text encode calls, but switch the crate's parallelism off regardless.
         tokenizers::utils::parallelism::set_parallelism(false);
-        let bytes = std::fs::read(path).map_err(|source| EncoderError::ModelFileUnreadable {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| EncoderError::unreadable(path, e))?;
         let mut tokenizer = Tokenizer::from_bytes(&bytes)
             .map_err(|e| EncoderError::corrupt(path, format!("cannot parse tokenizer: {e}")))?;
         tokenizer

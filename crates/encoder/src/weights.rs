@@ -65,16 +65,12 @@ pub(crate) fn require_file(dir: &Path, name: &str) -> Result<PathBuf, EncoderErr
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(EncoderError::ModelFileMissing { path })
         }
-        Err(source) => Err(EncoderError::ModelFileUnreadable { path, source }),
+        Err(source) => Err(EncoderError::unreadable(path, source)),
     }
 }
 
 pub(crate) fn load_config(path: &Path) -> Result<Config, EncoderError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| EncoderError::ModelFileUnreadable {
-            path: path.to_owned(),
-            source,
-        })?;
+    let text = std::fs::read_to_string(path).map_err(|e| EncoderError::unreadable(path, e))?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| EncoderError::corrupt(path, format!("invalid JSON: {e}")))?;
     let num = |key: &str| -> Result<f64, EncoderError> {
@@ -185,8 +181,7 @@ pub(crate) fn load_weights(
             // [CLS] channel: there outlier channels cost ~5 % of the int8 time (16 candidates a
             // row on average, 8 taken) and did not improve the agreement with the reference
             // (min cosine 0.99587 with them, 0.99624 without; mean 1 - cos 7.2e-4 vs 7.7e-4).
-            w_down: linear(&format!("{p}output.dense.weight"), h, INTERMEDIATE)?
-                .without_outliers(),
+            w_down: linear(&format!("{p}output.dense.weight"), h, INTERMEDIATE)?.without_outliers(),
             b_down: get(&format!("{p}output.dense.bias"), &[h])?,
             ln2_g: get(&format!("{p}output.LayerNorm.weight"), &[h])?,
             ln2_b: get(&format!("{p}output.LayerNorm.bias"), &[h])?,
