@@ -23,7 +23,8 @@ mod tokenize;
 mod weights;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use error::EncoderError;
@@ -228,36 +229,34 @@ impl Encoder {
             .unwrap_or(0);
         let max_len = ids[order[0]].len();
         let threads = self.exec.threads();
-        // With several workers and several mini-batches, whole mini-batches run side by side
-        // (one per worker, no synchronisation inside a layer); a lone mini-batch (e.g. one
-        // query) is split across the workers inside each kernel instead.
-        let lanes = if threads > 1 && batches.len() > 1 {
-            threads
-        } else {
-            1
-        };
-        let mut wss: Vec<Workspace> = (0..lanes)
-            .map(|_| Workspace::new(max_tokens, max_len, threads))
-            .collect();
-
+        if threads > 1 && batches.len() > 1 {
+            // Whole mini-batches side by side, each on one worker (no synchronisation inside
+            // a layer), handed out one at a time, largest first: a worker that is slowed
+            // down (a busy core) takes fewer of them instead of holding the others up.
+            let mut wss: Vec<Workspace> = (0..threads.min(batches.len()))
+                .map(|_| Workspace::new(max_tokens, max_len, 1))
+                .collect();
+            let results = self.run_batches_side_by_side(&batches, &ids, &mut wss, should_stop)?;
+            let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+            for (vecs, batch) in results.into_iter().zip(&batches) {
+                for (vec, &i) in vecs.into_iter().zip(batch) {
+                    out[i] = vec;
+                }
+            }
+            return Ok(out);
+        }
+        // One mini-batch at a time, each kernel spread over the workers (a lone mini-batch,
+        // e.g. one query, or a single-threaded encoder).
+        let mut ws = Workspace::new(max_tokens, max_len, threads);
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for round in batches.chunks(lanes) {
+        for batch in &batches {
             if should_stop() {
                 return Err(EncoderError::Cancelled);
             }
-            let packed: Vec<Packed> = round
-                .iter()
-                .map(|b| Packed::new(&b.iter().map(|&i| ids[i].as_slice()).collect::<Vec<_>>()))
-                .collect();
-            let results = if packed.len() == 1 {
-                vec![self.run_batch_split(&packed[0], &mut wss[0], should_stop)?]
-            } else {
-                self.run_batches_side_by_side(&packed, &mut wss, should_stop)?
-            };
-            for (vecs, batch_idx) in results.into_iter().zip(round) {
-                for (vec, &i) in vecs.into_iter().zip(batch_idx) {
-                    out[i] = vec;
-                }
+            let packed = Packed::new(&batch.iter().map(|&i| ids[i].as_slice()).collect::<Vec<_>>());
+            let vecs = self.run_batch_split(&packed, &mut ws, should_stop)?;
+            for (vec, &i) in vecs.into_iter().zip(batch) {
+                out[i] = vec;
             }
         }
         Ok(out)
@@ -281,33 +280,41 @@ impl Encoder {
         Ok(bert.pool(packed, ws))
     }
 
-    /// Several mini-batches, one per worker, each run single-threaded from embedding to
-    /// pooling; the calling thread polls `should_stop` meanwhile and the workers stop between
-    /// layers once it has said so.
+    /// Several mini-batches on the workers, one per worker at a time: every worker takes the
+    /// next mini-batch from a shared counter and runs it single-threaded from embedding to
+    /// pooling in its own workspace. The calling thread polls `should_stop` meanwhile; once it
+    /// has said so, the workers stop between layers and take no further mini-batch.
     fn run_batches_side_by_side(
         &self,
-        packed: &[Packed],
+        batches: &[Vec<usize>],
+        ids: &[Vec<u32>],
         wss: &mut [Workspace],
         should_stop: &mut dyn FnMut() -> bool,
     ) -> Result<Vec<Vec<Vec<f32>>>, EncoderError> {
         let stop = AtomicBool::new(false);
-        let mut results: Vec<Option<Vec<Vec<f32>>>> = vec![None; packed.len()];
+        let next = AtomicUsize::new(0);
+        let results: Vec<Mutex<Vec<Vec<f32>>>> =
+            batches.iter().map(|_| Mutex::new(Vec::new())).collect();
         let bert = &self.bert;
-        let jobs: Vec<pool::Job<'_>> = packed
-            .iter()
-            .zip(wss.iter_mut())
-            .zip(results.iter_mut())
-            .map(|((p, ws), slot)| {
-                let stop = &stop;
-                Box::new(move |par: &pool::Par| {
-                    bert.embed(p, ws, par);
+        let jobs: Vec<pool::Job<'_>> = wss
+            .iter_mut()
+            .map(|ws| {
+                let (stop, next, results) = (&stop, &next, &results);
+                Box::new(move |par: &pool::Par| loop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    if b >= batches.len() || stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let seqs: Vec<&[u32]> = batches[b].iter().map(|&i| ids[i].as_slice()).collect();
+                    let p = Packed::new(&seqs);
+                    bert.embed(&p, ws, par);
                     for l in 0..weights::LAYERS {
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        bert.layer(l, p, ws, par);
+                        bert.layer(l, &p, ws, par);
                     }
-                    *slot = Some(bert.pool(p, ws));
+                    *results[b].lock().unwrap_or_else(|e| e.into_inner()) = bert.pool(&p, ws);
                 }) as pool::Job<'_>
             })
             .collect();
@@ -317,7 +324,7 @@ impl Encoder {
         }
         Ok(results
             .into_iter()
-            .map(|r| r.expect("every job finished"))
+            .map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()))
             .collect())
     }
 
