@@ -4,6 +4,8 @@
 #   make test      every suite against its own throwaway cluster
 #   make bench     criterion kernel benchmarks + SQL benchmarks
 #   make eval      code-search quality on shared/data (MRR@10, R@1, R@10)
+#   make bench-encoder  encoder docs/s vs sentence-transformers on PyTorch, side by side
+#                  (needs a reference venv: see scripts/bench-encoder.sh)
 #
 # Build artefacts go to CARGO_TARGET_DIR (default: outside the clone, so CI stays warm).
 
@@ -11,7 +13,7 @@ PG_CONFIG ?= /usr/bin/pg_config
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/codevec/target
 export PG_CONFIG
 
-.PHONY: install deps model build test bench eval clean
+.PHONY: install deps model build test bench bench-encoder eval clean
 
 install: deps model build
 
@@ -29,6 +31,9 @@ test:
 
 bench:
 	scripts/bench.sh
+
+bench-encoder:
+	scripts/bench-encoder.sh
 
 eval:
 	scripts/eval.sh
