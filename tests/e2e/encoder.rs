@@ -91,6 +91,52 @@ fn statement_timeout_interrupts_a_long_batch_within_a_second() {
 }
 
 #[test]
+fn two_encoder_threads_give_identical_embeddings_and_stay_cancellable() {
+    let mut c = client();
+    // 120 texts of 3..~200 tokens: with 8-text mini-batches, 15 of them shared out between
+    // the two workers (and each product of a lone query split across them)
+    let batch = "SELECT codevec.embed_batch(array_agg(repeat('def f' || i || '(x): return x * ' || i || ' ', 1 + i % 25) ORDER BY i))::text FROM generate_series(1, 120) i";
+    let query = "SELECT codevec.embed('parse a date string')::text, codevec.embed('parse a date string', 'int8')::text";
+    let run = |c: &mut postgres::Client| {
+        let b: String = c.query_one(batch, &[]).unwrap().get(0);
+        let q = c.query_one(query, &[]).unwrap();
+        (b, q.get::<_, String>(0), q.get::<_, String>(1))
+    };
+    c.batch_execute("SET codevec.encoder_batch_size = 8")
+        .unwrap();
+    let one = run(&mut c);
+    c.batch_execute("SET codevec.encoder_threads = 2").unwrap();
+    let two = run(&mut c);
+    let threads: i32 = c
+        .query_one("SELECT threads FROM codevec.encoder_info()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(threads, 2);
+    // every product element is computed by one worker over the whole depth: bit-identical
+    assert!(
+        one.0 == two.0,
+        "embed_batch differs between 1 and 2 threads"
+    );
+    assert_eq!(one.1, two.1, "f32 query");
+    assert_eq!(one.2, two.2, "int8 query");
+
+    c.batch_execute("SET statement_timeout = '1s'").unwrap();
+    let t = Instant::now();
+    let e = c
+        .query_one("SELECT codevec.embed_batch(array_agg(repeat('def f(x): return x * ' || i, 40))) FROM generate_series(1, 5000) i", &[])
+        .expect_err("a 5000-text batch takes far longer than 1 s");
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(sqlstate(&e), "57014", "{e}");
+    assert!(
+        secs < 2.5,
+        "cancelled after {secs:.2} s (timeout 1 s) at 2 threads"
+    );
+    c.batch_execute("RESET statement_timeout").unwrap();
+    let after: String = c.query_one(query, &[]).unwrap().get(0);
+    assert_eq!(after, one.1, "the encoder works after the cancel");
+}
+
+#[test]
 fn ten_megabytes_of_text_is_truncated_quickly() {
     let mut c = client();
     c.batch_execute(
