@@ -93,8 +93,9 @@ fn statement_timeout_interrupts_a_long_batch_within_a_second() {
 #[test]
 fn two_encoder_threads_give_identical_embeddings_and_stay_cancellable() {
     let mut c = client();
-    // 120 texts of 3..~200 tokens: with 8-text mini-batches, 15 of them shared out between
-    // the two workers (and each product of a lone query split across them)
+    // 120 texts of 3..~200 tokens: at 2 threads 15 or more mini-batches of up to 8 texts (1 024
+    // tokens) shared out between the two workers, at 1 thread fewer; a lone query has each
+    // product split across the workers. Batch composition must not change a text's vector.
     let batch = "SELECT codevec.embed_batch(array_agg(repeat('def f' || i || '(x): return x * ' || i || ' ', 1 + i % 25) ORDER BY i))::text FROM generate_series(1, 120) i";
     let query = "SELECT codevec.embed('parse a date string')::text, codevec.embed('parse a date string', 'int8')::text";
     let run = |c: &mut postgres::Client| {

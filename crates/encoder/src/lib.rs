@@ -221,7 +221,7 @@ impl Encoder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by(|&a, &b| ids[b].len().cmp(&ids[a].len()));
 
-        let batches = self.plan_batches(&order, &ids);
+        let batches = plan_batches(&order, &ids, self.opts.max_batch, self.exec.threads());
         let max_tokens = batches
             .iter()
             .map(|b| b.iter().map(|&i| ids[i].len()).sum::<usize>())
@@ -328,30 +328,6 @@ impl Encoder {
             .collect())
     }
 
-    /// Groups the length-sorted `order` into mini-batches of at most `max_batch` texts and
-    /// at most `max(max_batch * 128, 256)` tokens.
-    fn plan_batches(&self, order: &[usize], ids: &[Vec<u32>]) -> Vec<Vec<usize>> {
-        let token_budget = (self.opts.max_batch * 128).max(MAX_TOKENS);
-        let mut batches = Vec::new();
-        let mut cur: Vec<usize> = Vec::new();
-        let mut cur_tokens = 0;
-        for &i in order {
-            let n = ids[i].len();
-            if !cur.is_empty()
-                && (cur.len() == self.opts.max_batch || cur_tokens + n > token_budget)
-            {
-                batches.push(std::mem::take(&mut cur));
-                cur_tokens = 0;
-            }
-            cur.push(i);
-            cur_tokens += n;
-        }
-        if !cur.is_empty() {
-            batches.push(cur);
-        }
-        batches
-    }
-
     /// Number of tokens the model sees for `text`: after truncation to 256, including
     /// `[CLS]` and `[SEP]` (so the empty string has 2).
     pub fn token_count(&self, text: &str) -> usize {
@@ -390,4 +366,90 @@ impl Encoder {
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Encoder>();
+}
+
+/// Groups the length-sorted `order` into mini-batches of at most `max_batch` texts and at most
+/// `max(max_batch * 128, 256)` tokens. With several workers the token budget shrinks (not below
+/// 256) so that there are about four mini-batches per worker: they run side by side, one worker
+/// each, and the two unequal parts of a 32-text call (4,096 tokens and a short rest) would
+/// leave one worker idle most of the time.
+fn plan_batches(
+    order: &[usize],
+    ids: &[Vec<u32>],
+    max_batch: usize,
+    workers: usize,
+) -> Vec<Vec<usize>> {
+    let mut token_budget = (max_batch * 128).max(MAX_TOKENS);
+    if workers > 1 {
+        let total: usize = order.iter().map(|&i| ids[i].len()).sum();
+        token_budget = token_budget
+            .min(total.div_ceil(4 * workers))
+            .max(MAX_TOKENS);
+    }
+    let mut batches = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut cur_tokens = 0;
+    for &i in order {
+        let n = ids[i].len();
+        if !cur.is_empty() && (cur.len() == max_batch || cur_tokens + n > token_budget) {
+            batches.push(std::mem::take(&mut cur));
+            cur_tokens = 0;
+        }
+        cur.push(i);
+        cur_tokens += n;
+    }
+    if !cur.is_empty() {
+        batches.push(cur);
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(ids: &[Vec<u32>], b: &[usize]) -> usize {
+        b.iter().map(|&i| ids[i].len()).sum()
+    }
+
+    #[test]
+    fn batches_keep_every_text_once_in_order_and_respect_the_budgets() {
+        // 32 texts of 60..250 tokens, longest first
+        let mut ids: Vec<Vec<u32>> = (0..32).map(|i| vec![7; 60 + (i * 37) % 191]).collect();
+        ids.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let order: Vec<usize> = (0..ids.len()).collect();
+        let total: usize = ids.iter().map(Vec::len).sum();
+        for (max_batch, workers) in [(32, 1), (32, 2), (8, 1), (8, 2), (32, 4), (1, 2)] {
+            let batches = plan_batches(&order, &ids, max_batch, workers);
+            let flat: Vec<usize> = batches.concat();
+            assert_eq!(flat, order, "max_batch {max_batch}, {workers} workers");
+            let budget = if workers == 1 {
+                (max_batch * 128).max(MAX_TOKENS)
+            } else {
+                (max_batch * 128)
+                    .min(total.div_ceil(4 * workers))
+                    .max(MAX_TOKENS)
+            };
+            for b in &batches {
+                assert!(!b.is_empty() && b.len() <= max_batch);
+                assert!(
+                    b.len() == 1 || tokens(&ids, b) <= budget,
+                    "{b:?} over {budget}"
+                );
+            }
+        }
+        // one worker: the 4,096-token budget of 32-text batches (two batches here)
+        assert_eq!(
+            plan_batches(&order, &ids, 32, 1).len(),
+            total.div_ceil(4096)
+        );
+        // two workers: at least four mini-batches each, of similar size
+        let two = plan_batches(&order, &ids, 32, 2);
+        assert!(two.len() >= 8, "{} batches", two.len());
+        let sizes: Vec<usize> = two.iter().map(|b| tokens(&ids, b)).collect();
+        let biggest = *sizes.iter().max().unwrap();
+        assert!(biggest <= total.div_ceil(8).max(MAX_TOKENS), "{sizes:?}");
+        // a single text is one batch whatever the workers
+        assert_eq!(plan_batches(&[0], &ids, 32, 2), vec![vec![0]]);
+    }
 }
