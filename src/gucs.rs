@@ -8,7 +8,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 /// Worker threads the encoder may use in one backend (1 = the backend thread only).
 pub static ENCODER_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
-/// Texts per encoder mini-batch (bounds memory per backend).
+/// Most texts per encoder mini-batch (bounds memory per backend).
 pub static ENCODER_BATCH: GucSetting<i32> = GucSetting::<i32>::new(32);
 /// Where the model files are; empty = `$sharedir/extension/codevec/models/all-MiniLM-L6-v2`.
 pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -66,8 +66,8 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"codevec.encoder_batch_size",
-        c"Texts per encoder mini-batch.",
-        c"Larger batches are slightly faster and use more memory per backend (about 10 MB per text).",
+        c"Most texts per encoder mini-batch.",
+        c"A call is embedded in mini-batches of at most this many texts (with several encoder threads, in about four per thread); each text in a mini-batch takes about 1 MB of backend memory.",
         &ENCODER_BATCH,
         1,
         256,
