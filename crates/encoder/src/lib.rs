@@ -221,40 +221,37 @@ impl Encoder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by(|&a, &b| ids[b].len().cmp(&ids[a].len()));
 
-        let batches = plan_batches(&order, &ids, self.opts.max_batch, self.exec.threads());
+        let threads = self.exec.threads();
+        let batches = plan_batches(&order, &ids, self.opts.max_batch, threads);
         let max_tokens = batches
             .iter()
             .map(|b| b.iter().map(|&i| ids[i].len()).sum::<usize>())
             .max()
             .unwrap_or(0);
         let max_len = ids[order[0]].len();
-        let threads = self.exec.threads();
-        if threads > 1 && batches.len() > 1 {
+        let results = if threads > 1 && batches.len() > 1 {
             // Whole mini-batches side by side, each on one worker (no synchronisation inside
             // a layer), handed out one at a time, largest first: a worker that is slowed
             // down (a busy core) takes fewer of them instead of holding the others up.
             let mut wss: Vec<Workspace> = (0..threads.min(batches.len()))
                 .map(|_| Workspace::new(max_tokens, max_len, 1))
                 .collect();
-            let results = self.run_batches_side_by_side(&batches, &ids, &mut wss, should_stop)?;
-            let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-            for (vecs, batch) in results.into_iter().zip(&batches) {
-                for (vec, &i) in vecs.into_iter().zip(batch) {
-                    out[i] = vec;
+            self.run_batches_side_by_side(&batches, &ids, &mut wss, should_stop)?
+        } else {
+            // One mini-batch at a time, each kernel spread over the workers (a lone
+            // mini-batch, e.g. one query, or a single-threaded encoder).
+            let mut ws = Workspace::new(max_tokens, max_len, threads);
+            let mut results = Vec::with_capacity(batches.len());
+            for batch in &batches {
+                if should_stop() {
+                    return Err(EncoderError::Cancelled);
                 }
+                results.push(self.run_batch_split(&pack(batch, &ids), &mut ws, should_stop)?);
             }
-            return Ok(out);
-        }
-        // One mini-batch at a time, each kernel spread over the workers (a lone mini-batch,
-        // e.g. one query, or a single-threaded encoder).
-        let mut ws = Workspace::new(max_tokens, max_len, threads);
+            results
+        };
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for batch in &batches {
-            if should_stop() {
-                return Err(EncoderError::Cancelled);
-            }
-            let packed = Packed::new(&batch.iter().map(|&i| ids[i].as_slice()).collect::<Vec<_>>());
-            let vecs = self.run_batch_split(&packed, &mut ws, should_stop)?;
+        for (vecs, batch) in results.into_iter().zip(&batches) {
             for (vec, &i) in vecs.into_iter().zip(batch) {
                 out[i] = vec;
             }
@@ -305,8 +302,7 @@ impl Encoder {
                     if b >= batches.len() || stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let seqs: Vec<&[u32]> = batches[b].iter().map(|&i| ids[i].as_slice()).collect();
-                    let p = Packed::new(&seqs);
+                    let p = pack(&batches[b], ids);
                     bert.embed(&p, ws, par);
                     for l in 0..weights::LAYERS {
                         if stop.load(Ordering::Relaxed) {
@@ -366,6 +362,11 @@ impl Encoder {
 fn assert_send_sync() {
     fn is<T: Send + Sync>() {}
     is::<Encoder>();
+}
+
+/// The texts `batch` (indices into `ids`) laid end to end.
+fn pack(batch: &[usize], ids: &[Vec<u32>]) -> Packed {
+    Packed::new(&batch.iter().map(|&i| ids[i].as_slice()).collect::<Vec<_>>())
 }
 
 /// Groups the length-sorted `order` into mini-batches of at most `max_batch` texts and at most
