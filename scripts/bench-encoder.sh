@@ -20,6 +20,7 @@ BATCH=${CODEVEC_BENCH_BATCH:-32}
 PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codevec/target}
 MODEL="$($PG_CONFIG --sharedir)/extension/codevec/models/all-MiniLM-L6-v2"
+. scripts/shared-data.sh
 DATA=${CODEVEC_SHARED_DATA:-$(cd .. && pwd)/shared/data}/codesearch-python-dev.jsonl
 REF_SCRIPT=${CODEVEC_REF_SCRIPT:-$(cd .. && pwd)/shared/tools/reference_encoder.py}
 REF_PYTHON=${CODEVEC_REF_PYTHON:-$HOME/.cache/codevec/refvenv/bin/python}

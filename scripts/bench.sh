@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codevec/target}
+. scripts/shared-data.sh
 WORK=$(mktemp -d /tmp/codevec-bench.XXXXXX); chmod 755 "$WORK"
 PORT=${CODEVEC_BENCH_PORT:-$((59000 + RANDOM % 500))}
 trap 'scripts/pg-down.sh "$WORK/pg" >/dev/null 2>&1; rm -rf "$WORK"' EXIT INT TERM
@@ -21,4 +22,4 @@ scripts/pg-up.sh "$WORK/pg" "$PORT" "shared_buffers=1GB" "work_mem=64MB"
 export CODEVEC_PGHOST="$WORK/pg" CODEVEC_PGPORT="$PORT"
 psql -h "$WORK/pg" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_bench" postgres
 cargo run -q --release -p codevec-sqlbench -- exact "${CODEVEC_BENCH_ROWS:-100000}" 30
-cargo run -q --release -p codevec-sqlbench -- ivf "${CODEVEC_ANN_DIR:-$(cd .. && pwd)/shared/data/ann}"
+cargo run -q --release -p codevec-sqlbench -- ivf "${CODEVEC_ANN_DIR:-${CODEVEC_SHARED_DATA:-$(cd .. && pwd)/shared/data}/ann}"

@@ -4,6 +4,7 @@
 # Reference (sentence-transformers, PyTorch): MRR@10 0.551, R@1 0.433, R@10 0.790.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/shared-data.sh
 DATA=${CODEVEC_SHARED_DATA:-$(cd .. && pwd)/shared/data}/codesearch-python-dev.jsonl
 [ -r "$DATA" ] || { echo "missing $DATA (set CODEVEC_SHARED_DATA)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/codevec-eval.XXXXXX); chmod 755 "$WORK"

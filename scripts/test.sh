@@ -12,6 +12,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
 # the ivf crash / replica e2e tests start their own clusters with $PG_CONFIG --bindir
 export PG_CONFIG
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codevec/target}
+. scripts/shared-data.sh
 WORK=$(mktemp -d /tmp/codevec-test.XXXXXX)
 chmod 755 "$WORK"
 PORT=${CODEVEC_TEST_PORT:-$((55000 + RANDOM % 4000))}
