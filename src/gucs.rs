@@ -4,7 +4,40 @@
 
 use std::ffi::CString;
 
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+
+/// How an ivf scan continues past its first batch (`codevec.iterative_scan`).
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IterativeScan {
+    /// Only the first batch: at most `codevec.rerank` rows, exactly ordered.
+    #[name = c"off"]
+    Off,
+    /// Later batches return only rows at or beyond the distance already reached, so the
+    /// output is always in ORDER BY order (rows that would break it are left out).
+    #[name = c"strict_order"]
+    StrictOrder,
+    /// Later batches return every row of the probed lists; rows can come out of order
+    /// (re-sort in an outer query).
+    #[name = c"relaxed_order"]
+    RelaxedOrder,
+}
+
+/// `codevec.iterative_scan`.
+pub static ITERATIVE_SCAN: GucSetting<IterativeScan> =
+    GucSetting::<IterativeScan>::new(IterativeScan::StrictOrder);
+/// Superuser cap on `codevec.encoder_threads` (0 = the number of CPUs).
+pub static MAX_ENCODER_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
+/// The encoder threads a backend may use: `codevec.encoder_threads`, capped by
+/// `codevec.max_encoder_threads` (default: the number of CPUs).
+pub fn encoder_threads() -> usize {
+    let want = ENCODER_THREADS.get().max(1) as usize;
+    let cap = match MAX_ENCODER_THREADS.get() {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n.max(1) as usize,
+    };
+    want.min(cap)
+}
 
 /// Worker threads the encoder may use in one backend (1 = the backend thread only).
 pub static ENCODER_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
@@ -54,10 +87,28 @@ pub fn register() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_enum_guc(
+        c"codevec.iterative_scan",
+        c"How an ivf index scan continues when the executor asks for more rows than its first batch: strict_order (default), relaxed_order or off.",
+        c"strict_order keeps ORDER BY order exact (rows that would break it are left out); relaxed_order returns every probed row, possibly out of order; off stops after the first batch.",
+        &ITERATIVE_SCAN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"codevec.max_encoder_threads",
+        c"Most encoder threads any session may use (superuser only; 0 = the number of CPUs).",
+        c"Caps codevec.encoder_threads, which every user may set.",
+        &MAX_ENCODER_THREADS,
+        0,
+        1024,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"codevec.encoder_threads",
         c"Threads codevec.embed may use in one backend.",
-        c"1 runs the encoder on the backend's own thread. More threads make one large batch faster but take CPU from other queries.",
+        c"1 runs the encoder on the backend's own thread. More threads make one large batch faster but take CPU from other queries. Capped by codevec.max_encoder_threads.",
         &ENCODER_THREADS,
         1,
         64,
@@ -82,4 +133,7 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    // SET codevec.prbes = 10 is an ERROR from now on instead of a silent placeholder.
+    // SAFETY: called from _PG_init with a static C string.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"codevec".as_ptr()) };
 }

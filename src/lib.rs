@@ -13,6 +13,7 @@ mod error;
 mod gucs;
 mod index;
 mod info;
+mod interrupts;
 mod types;
 
 // The types, functions, operators, casts and aggregates of sql/types.sql come first.
@@ -27,6 +28,14 @@ pgrx::extension_sql_file!(
 /// Registers the GUCs and the ivf reloptions when the library is loaded.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // pgrx puts a captured Rust backtrace into the DETAIL of every error it re-raises, and
+    // std captures one whenever RUST_BACKTRACE is set in the server's environment: 35 frames
+    // of internals sent to clients. RUST_LIB_BACKTRACE takes precedence for such captures
+    // (panic messages in the server log keep RUST_BACKTRACE's); set it to 0 unless the
+    // operator chose a value. No other thread of ours runs yet.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     gucs::register();
     index::options::register();
 }

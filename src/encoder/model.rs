@@ -109,7 +109,7 @@ pub fn encoder() -> Arc<Encoder> {
 /// The encoder of the given precision for the current settings, loading it on first use.
 pub fn encoder_with(precision: Precision) -> Arc<Encoder> {
     let dir = model_dir();
-    let threads = gucs::ENCODER_THREADS.get().max(1) as usize;
+    let threads = gucs::encoder_threads();
     let batch = gucs::ENCODER_BATCH.get().max(1) as usize;
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(l) = cache.iter().find(|l| l.precision == precision) {

@@ -10,20 +10,11 @@ mod codevec {
     use crate::encoder::model;
     use crate::encoder::text::{model_text, TextArg};
     use crate::error::raise;
-    use crate::types::VectorOut;
-
-    /// Whether a cancel or termination is pending; read on the backend thread only.
-    fn interrupt_pending() -> bool {
-        // SAFETY: plain reads of Postgres' volatile sig_atomic_t flags on the backend thread.
-        unsafe {
-            core::ptr::read_volatile(core::ptr::addr_of!(pg_sys::QueryCancelPending)) != 0
-                || core::ptr::read_volatile(core::ptr::addr_of!(pg_sys::ProcDiePending)) != 0
-        }
-    }
+    use crate::types::{VectorArray, VectorOut};
 
     /// Encode texts, honouring statement_timeout and cancel requests.
     pub(crate) fn encode(enc: &Encoder, texts: &[&str]) -> Vec<Vec<f32>> {
-        match enc.embed_batch_interruptible(texts, &mut interrupt_pending) {
+        match enc.embed_batch_interruptible(texts, &mut crate::interrupts::cancel_pending) {
             Ok(v) => v,
             Err(EncoderError::Cancelled) => {
                 // SAFETY: called on the backend thread; raises the pending cancel/terminate.
@@ -44,9 +35,13 @@ mod codevec {
         }
     }
 
+    // COST: one text takes about 1-5 ms, several thousand times a built-in operator
+    // (cpu_operator_cost units), so the planner evaluates `embed($1)` of a generic plan once
+    // per scan instead of choosing a plan that calls it per row.
+
     /// The all-MiniLM-L6-v2 embedding of a text: 384 dimensions, unit length. Input longer
     /// than 256 word pieces is truncated exactly like the reference implementation.
-    #[pg_extern(immutable, strict, parallel_safe)]
+    #[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
     fn embed(text: TextArg) -> VectorOut<f32> {
         let enc = model::encoder();
         // SAFETY: a non-null text datum (the function is strict).
@@ -59,7 +54,7 @@ mod codevec {
 
     /// `embed(text)` at a chosen precision: 'f32' (the same as `embed(text)`) or 'int8'
     /// (dense layers as 8-bit integer products: about twice as fast, cosine >= 0.995).
-    #[pg_extern(immutable, strict, parallel_safe, name = "embed")]
+    #[pg_extern(immutable, strict, parallel_safe, cost = 10000, name = "embed")]
     fn embed_precision(text: TextArg, precision: &str) -> VectorOut<f32> {
         let enc = model::encoder_with(model::parse_precision(precision));
         // SAFETY: a non-null text datum (the function is strict).
@@ -72,24 +67,24 @@ mod codevec {
 
     /// Embeddings of many texts at once (faster than one call per text); NULL elements give
     /// NULL embeddings. The result has the same length and order as the input.
-    #[pg_extern(immutable, strict, parallel_safe)]
-    fn embed_batch(texts: Array<'_, TextArg>) -> Vec<Option<VectorOut<f32>>> {
+    #[pg_extern(immutable, strict, parallel_safe, cost = 100000)]
+    fn embed_batch(texts: Array<'_, TextArg>) -> VectorArray<f32> {
         embed_many(&model::encoder(), texts)
     }
 
     /// `embed_batch(text[])` at a chosen precision ('f32' or 'int8').
-    #[pg_extern(immutable, strict, parallel_safe, name = "embed_batch")]
+    #[pg_extern(immutable, strict, parallel_safe, cost = 100000, name = "embed_batch")]
     fn embed_batch_precision(
         texts: Array<'_, TextArg>,
         precision: &str,
-    ) -> Vec<Option<VectorOut<f32>>> {
+    ) -> VectorArray<f32> {
         embed_many(
             &model::encoder_with(model::parse_precision(precision)),
             texts,
         )
     }
 
-    fn embed_many(enc: &Encoder, texts: Array<'_, TextArg>) -> Vec<Option<VectorOut<f32>>> {
+    fn embed_many(enc: &Encoder, texts: Array<'_, TextArg>) -> VectorArray<f32> {
         let owned: Vec<Option<String>> = texts
             .iter()
             // SAFETY: elements of a text[] are text datums; NULLs are None.
@@ -97,17 +92,19 @@ mod codevec {
             .collect();
         let present: Vec<&str> = owned.iter().flatten().map(String::as_str).collect();
         let mut vecs = encode(enc, &present).into_iter();
-        owned
-            .iter()
-            .map(|t| {
-                t.as_ref()
-                    .map(|_| VectorOut::new(&vecs.next().expect("one per text")))
-            })
-            .collect()
+        VectorArray(
+            owned
+                .iter()
+                .map(|t| {
+                    t.as_ref()
+                        .map(|_| VectorOut::new(&vecs.next().expect("one per text")))
+                })
+                .collect(),
+        )
     }
 
     /// Number of word pieces the model sees for a text (after truncation, with [CLS] and [SEP]).
-    #[pg_extern(immutable, strict, parallel_safe)]
+    #[pg_extern(immutable, strict, parallel_safe, cost = 1000)]
     fn token_count(text: TextArg) -> i32 {
         let enc = model::encoder();
         // SAFETY: a non-null text datum.

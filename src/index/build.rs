@@ -143,24 +143,31 @@ pub unsafe extern "C-unwind" fn ambuild(
     };
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: the table AM's index_build_range_scan with our callback and state; runs the
-    // index expressions / predicate of partial indexes for us.
+    // index expressions / predicate of partial indexes for us. Called through a raw
+    // function pointer, so it goes through pg_guard_ffi_boundary: an ERROR inside the scan
+    // (ours from the callback, a cancel, a detoast or expression error) comes back as a
+    // Rust panic that unwinds this frame, freeing `st`, instead of a longjmp over it.
     let heap_tuples = unsafe {
         let am = (*heap).rd_tableam;
-        ((*am)
+        let scan = (*am)
             .index_build_range_scan
-            .expect("table AM has index_build_range_scan"))(
-            heap,
-            index,
-            info,
-            true,
-            false,
-            true,
-            0,
-            pg_sys::InvalidBlockNumber,
-            Some(build_callback),
-            &mut st as *mut Collect as *mut std::ffi::c_void,
-            std::ptr::null_mut(),
-        )
+            .expect("table AM has index_build_range_scan");
+        let stp = &mut st as *mut Collect as *mut std::ffi::c_void;
+        pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            scan(
+                heap,
+                index,
+                info,
+                true,
+                false,
+                true,
+                0,
+                pg_sys::InvalidBlockNumber,
+                Some(build_callback),
+                stp,
+                std::ptr::null_mut(),
+            )
+        })
     };
     // SAFETY: created above, no longer used.
     unsafe { pg_sys::MemoryContextDelete(tmp_ctx) };
@@ -266,9 +273,11 @@ unsafe fn build_pages(
             ),
             BuildProgress::KMeans(_) => {}
         }
-        // SAFETY: reading the interrupt flags (volatile globals of this backend).
-        let pending = unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) };
-        if pending != 0 {
+        // Only a cancel or a termination stops the build: InterruptPending is also set by
+        // client_connection_check_interval, pg_log_backend_memory_contexts, proc-signal
+        // barriers..., which CHECK_FOR_INTERRUPTS handles without raising (they wait for
+        // the next check_for_interrupts! below, a few pages of work away).
+        if crate::interrupts::cancel_pending() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
@@ -444,6 +453,7 @@ unsafe fn write_index(
         dir_pages: dpages,
         vec_tail: vec_last,
         build_rows: ivf.len() as u64,
+        build_id: meta::new_build_id(),
         ..MetaData::untrained(metric, elem, dims, opt_lists)
     };
     // SAFETY: the metapage exists; exclusive lock while logging the change.
@@ -458,6 +468,11 @@ unsafe fn write_index(
 }
 
 /// `ambuildempty`: the init fork of an unlogged index (an untrained metapage).
+///
+/// GenericXLog writes no WAL for an unlogged relation, so the page is written through the
+/// buffer and then WAL-logged as a full page image with `log_newpage_range` (as the core
+/// index AMs do): crash recovery and standbys then rebuild the init fork from WAL, and the
+/// init fork's buffer is a permanent one that checkpoints write.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     // SAFETY: index is open; the init fork is empty.
@@ -465,6 +480,7 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         let (metric, elem) = index_kind(index);
         let opt = super::options::lists_option(index);
         let b = page::new_buffer(index, pg_sys::ForkNumber::INIT_FORKNUM);
+        assert_eq!(pg_sys::BufferGetBlockNumber(b), META_BLOCK);
         let mut wal = Wal::start(index);
         let p = wal.register(b, true);
         page::init_page(p, kind::META);
@@ -474,5 +490,8 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         );
         wal.finish();
         page::release(b);
+        let nblocks =
+            pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::INIT_FORKNUM);
+        pg_sys::log_newpage_range(index, pg_sys::ForkNumber::INIT_FORKNUM, 0, nblocks, true);
     }
 }

@@ -9,7 +9,8 @@ use pgrx::prelude::*;
 
 use super::meta::{self, MetaData, META_BLOCK};
 use super::page::{
-    self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, INVALID_BLOCK,
+    self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, DIR_PER_PAGE,
+    INVALID_BLOCK,
 };
 use super::{check_max_dims, dims_mismatch, read_vector, tid_pack};
 
@@ -30,24 +31,57 @@ pub unsafe extern "C-unwind" fn aminsert(
     if unsafe { *isnull } {
         return false;
     }
-    // SAFETY: index is open; block 0 is the metapage. Held exclusively for the whole insert.
+    // Everything that can take long or read other pages happens before the metapage's
+    // exclusive lock, which scans and the planner need (share) and cannot be cancelled
+    // while waiting: the detoast of the value, and the first model load of this backend
+    // (all centroid pages, the rotated and transposed copies).
+    // SAFETY: index is open; its operator class tells the element type.
+    let (_, elem) = unsafe { super::index_kind(index) };
+    let mut x = Vec::new();
+    // SAFETY: values[0] is a non-null datum of the indexed type.
+    unsafe { read_vector(*values, elem, &mut x) };
+    check_max_dims(x.len());
+    if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+        crate::error::raise(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("ivf index cannot hold a non-finite value (element {})", i + 1),
+            None,
+            Some("Such a value cannot be dumped and restored either: fix or delete the row."),
+        );
+    }
+    // SAFETY: index is open; share lock on block 0 while copying.
+    let seen = unsafe { meta::read_meta(index) };
+    check_dims(&seen, &x);
+    // SAFETY: as above; the model of the metapage just read.
+    let mut model = (seen.lists > 0).then(|| unsafe { meta::model(index, &seen) });
+    // SAFETY: index is open; block 0 is the metapage, held exclusively from here to the end.
     unsafe {
         let mb = page::lock_buffer(index, META_BLOCK, true);
         let mut m = meta::read_meta_page(page::buffer_page(mb));
-        let mut x = Vec::new();
-        read_vector(*values, m.elem(), &mut x);
-        check_max_dims(x.len());
-        if m.dims != 0 && x.len() != m.dims as usize {
-            dims_mismatch("vector", x.len(), m.dims as usize);
-        }
+        check_dims(&m, &x);
         if m.lists == 0 {
             train_first(index, mb, &mut m, &x);
+            model = None;
         }
-        let model = meta::model(index, &m);
+        let same = |a: &MetaData, b: &MetaData| {
+            (a.lists, a.centroid_start, a.build_id) == (b.lists, b.centroid_start, b.build_id)
+        };
+        // trained by another inserter meanwhile (or just now by us): its model, under the lock
+        let model = match model {
+            Some(mdl) if same(&seen, &m) => mdl,
+            _ => meta::model(index, &m),
+        };
         insert_vector(index, mb, &mut m, &model, &x, tid_pack(&*heap_tid));
         page::release(mb);
     }
     false
+}
+
+/// Raises the dimension error unless `x` fits an index with metapage `m`.
+fn check_dims(m: &MetaData, x: &[f32]) {
+    if m.dims != 0 && x.len() != m.dims as usize {
+        dims_mismatch("vector", x.len(), m.dims as usize);
+    }
 }
 
 /// Trains a one-list model on the first vector of an empty index (centroid = the vector,
@@ -85,6 +119,7 @@ unsafe fn train_first(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut MetaD
     };
     m.dims = dims as u32;
     m.lists = 1;
+    m.build_id = meta::new_build_id();
     m.centroid_start = cs;
     m.centroid_pages = cp;
     m.dir_start = ds;
@@ -120,7 +155,9 @@ pub unsafe fn insert_vector(
         let mut target = None;
         if m.vec_tail != INVALID_BLOCK {
             let b = page::lock_buffer(index, m.vec_tail, true);
-            let used = (*page::special(page::buffer_page(b))).count as usize;
+            let used =
+                page::check_page(page::buffer_page(b), kind::VEC, m.vec_tail, vl.per_page).count
+                    as usize;
             if used < vl.per_page {
                 target = Some((b, used, false));
             } else {
@@ -157,12 +194,22 @@ pub unsafe fn insert_vector(
     // SAFETY: lock order directory → tail code page → new code page.
     unsafe {
         let db = page::lock_buffer(index, dblk, true);
+        let dsp = page::check_page(page::buffer_page(db), kind::DIR, dblk, DIR_PER_PAGE);
+        if di >= dsp.count as usize {
+            page::release(db);
+            page::corrupt(format!(
+                "ivf directory block {dblk} has {} entries, list {list} needs entry {di}",
+                dsp.count
+            ));
+        }
         let e = *meta::dir_entry(page::buffer_page(db), di);
         let mut wal = Wal::start(index);
         let mut tail = None;
         if e.tail != INVALID_BLOCK {
             let tb = page::lock_buffer(index, e.tail, true);
-            let used = (*page::special(page::buffer_page(tb))).count as usize;
+            let used =
+                page::check_page(page::buffer_page(tb), kind::CODE, e.tail, cl.capacity()).count
+                    as usize;
             tail = Some((tb, used));
         }
         let (target_buf, pos, extra) = match tail {

@@ -50,6 +50,10 @@ pub struct MetaData {
     pub vec_tail: u32,
     /// Rows indexed by the build.
     pub build_rows: u64,
+    /// Random identity of the trained model, new at every build and first-insert training
+    /// (the per-backend model cache keys on it). 0 on metapages written before it existed
+    /// (the page was zeroed by `PageInit`), which still works as a key part.
+    pub build_id: u64,
 }
 
 impl MetaData {
@@ -70,6 +74,7 @@ impl MetaData {
             dir_pages: 0,
             vec_tail: INVALID_BLOCK,
             build_rows: 0,
+            build_id: 0,
         }
     }
     /// Metric.
@@ -103,8 +108,45 @@ pub unsafe fn read_meta_page(page: pg_sys::Page) -> MetaData {
             Some("REINDEX the index."),
         );
     }
+    m.validate();
     m
 }
+
+impl MetaData {
+    /// Checks the metapage's numbers against each other before anything is sized by them
+    /// (a corrupt `lists` or `dims` must be an `ERROR`, not a huge allocation).
+    fn validate(&self) {
+        let dims = self.dims as usize;
+        let lists = self.lists as usize;
+        let bad = |what: &str| -> ! {
+            page::corrupt(format!(
+                "ivf metapage is inconsistent: {what} (dims {}, lists {}, centroid pages {}, directory pages {})",
+                self.dims, self.lists, self.centroid_pages, self.dir_pages
+            ))
+        };
+        if dims > codevec_vector::MAX_DIM {
+            bad("too many dimensions");
+        }
+        if self.elem > 1 || self.metric > 2 {
+            bad("unknown metric or element type");
+        }
+        if lists == 0 {
+            return;
+        }
+        if dims == 0 || lists > MAX_LISTS {
+            bad("lists or dimensions out of range");
+        }
+        if self.centroid_pages as usize != (dims * (1 + lists)).div_ceil(F32_PER_PAGE) {
+            bad("centroid page count");
+        }
+        if self.dir_pages as usize != lists.div_ceil(DIR_PER_PAGE) {
+            bad("directory page count");
+        }
+    }
+}
+
+/// Most lists an index can have (the `lists` option's maximum is far below).
+pub const MAX_LISTS: usize = 1 << 20;
 
 /// Writes `m` into a metapage copy registered with a WAL record.
 ///
@@ -217,20 +259,47 @@ pub unsafe fn read_directory(index: pg_sys::Relation, m: &MetaData) -> Vec<DirEn
         unsafe {
             let b = page::lock_buffer(index, m.dir_start + p, false);
             let pg = page::buffer_page(b);
-            page::check_kind(pg, kind::DIR, m.dir_start + p);
-            let n = (*page::special(pg)).count as usize;
+            let n = page::check_page(pg, kind::DIR, m.dir_start + p, DIR_PER_PAGE).count as usize;
             for i in 0..n {
                 out.push(*dir_entry(pg, i));
             }
             page::release(b);
         }
     }
+    if out.len() < m.lists as usize {
+        page::corrupt(format!(
+            "ivf index directory holds {} lists, the metapage says {}",
+            out.len(),
+            m.lists
+        ));
+    }
     out.truncate(m.lists as usize);
     out
 }
 
+/// A new random model identity for the metapage (never 0).
+pub fn new_build_id() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: writes 8 bytes into `b`.
+    let ok = unsafe { pg_sys::pg_strong_random(b.as_mut_ptr().cast(), b.len()) };
+    let mut id = u64::from_ne_bytes(b);
+    if !ok {
+        // no strong random source: time and pid still differ between builds
+        // SAFETY: plain reads of the clock and this backend's pid.
+        id = unsafe { pg_sys::GetCurrentTimestamp() as u64 ^ ((pg_sys::MyProcPid as u64) << 40) };
+    }
+    id.max(1)
+}
+
+/// Cache key: database, relfilenode, centroid block, lists, build identity.
+type ModelKey = (u32, u32, u32, u32, u64);
+
+/// Most bytes of centroids (and their derived copies) one backend keeps cached.
+const MODEL_CACHE_BYTES: usize = 256 << 20;
+
 thread_local! {
-    static MODELS: RefCell<HashMap<(u32, u32, u32, u32), Rc<IvfModel>>> = RefCell::new(HashMap::new());
+    static MODELS: RefCell<(HashMap<ModelKey, (Rc<IvfModel>, usize)>, usize)> =
+        RefCell::new((HashMap::new(), 0));
 }
 
 /// The trained model of `index` (cached per backend by relfilenode and centroid location,
@@ -247,8 +316,9 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
         node.relNode.to_u32(),
         m.centroid_start,
         m.lists,
+        m.build_id,
     );
-    if let Some(mdl) = MODELS.with(|c| c.borrow().get(&key).cloned()) {
+    if let Some(mdl) = MODELS.with(|c| c.borrow().0.get(&key).map(|e| e.0.clone())) {
         return mdl;
     }
     let dims = m.dims as usize;
@@ -259,8 +329,12 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
         unsafe {
             let b = page::lock_buffer(index, m.centroid_start + p, false);
             let pg = page::buffer_page(b);
-            page::check_kind(pg, kind::CENTROID, m.centroid_start + p);
-            let n = (*page::special(pg)).count as usize;
+            let n = page::check_page(pg, kind::CENTROID, m.centroid_start + p, F32_PER_PAGE)
+                .count as usize;
+            if floats.len() + n > total {
+                page::release(b);
+                page::corrupt(format!("ivf index has more than {total} centroid values"));
+            }
             floats.extend_from_slice(std::slice::from_raw_parts(page::data(pg) as *const f32, n));
             page::release(b);
         }
@@ -279,12 +353,18 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
     let center = floats[..dims].to_vec();
     let centroids = floats[dims..].to_vec();
     let mdl = Rc::new(IvfModel::new(m.metric(), dims, centroids, center, m.seed));
+    // the model holds the centroids three times (plain, transposed, rotated)
+    let bytes = 3 * total * 4;
     MODELS.with(|c| {
         let mut c = c.borrow_mut();
-        if c.len() > 16 {
-            c.clear();
+        if c.1 + bytes > MODEL_CACHE_BYTES || c.0.len() >= 16 {
+            c.0.clear();
+            c.1 = 0;
         }
-        c.insert(key, mdl.clone());
+        if bytes <= MODEL_CACHE_BYTES {
+            c.0.insert(key, (mdl.clone(), bytes));
+            c.1 += bytes;
+        }
     });
     mdl
 }

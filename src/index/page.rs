@@ -125,6 +125,38 @@ pub unsafe fn check_kind(page: pg_sys::Page, want: u16, blk: u32) {
     }
 }
 
+/// Raises `ERRCODE_INDEX_CORRUPTED` with the REINDEX hint.
+#[track_caller]
+pub fn corrupt(msg: String) -> ! {
+    crate::error::raise(
+        pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        msg,
+        None,
+        Some("REINDEX the index."),
+    )
+}
+
+/// Checks a locked page's kind and that its entry count fits `capacity`; returns a copy of
+/// its special area. Every reader of an on-page count goes through this, so a corrupt
+/// count is an `ERROR`, never a read past the page.
+///
+/// # Safety
+/// `page` must point to a locked `BLCKSZ` page.
+pub unsafe fn check_page(page: pg_sys::Page, want: u16, blk: u32, capacity: usize) -> Special {
+    // SAFETY: see the contract.
+    let sp = unsafe {
+        check_kind(page, want, blk);
+        *special(page)
+    };
+    if sp.count as usize > capacity {
+        corrupt(format!(
+            "ivf index block {blk} claims {} entries, but at most {capacity} fit",
+            sp.count
+        ));
+    }
+    sp
+}
+
 /// Layout of a code page for a dimension.
 #[derive(Clone, Copy, Debug)]
 pub struct CodeLayout {
@@ -182,6 +214,7 @@ impl CodePage {
     }
     /// Code blocks covering the first `n` entries.
     pub fn codes(&self, n: usize) -> &[u64] {
+        self.check_n(n);
         let len = n.div_ceil(8) * 8 * self.lay.words;
         // SAFETY: n ≤ capacity, so len u64 fit in the codes region; 8-byte aligned.
         unsafe { std::slice::from_raw_parts(self.data as *const u64, len) }
@@ -192,8 +225,19 @@ impl CodePage {
         // SAFETY: the codes region is records × 8 × words u64, 8-byte aligned.
         unsafe { std::slice::from_raw_parts_mut(self.data as *mut u64, len) }
     }
+    /// Raises a corruption error unless `n` entries fit the page.
+    #[inline]
+    fn check_n(&self, n: usize) {
+        if n > self.lay.capacity() {
+            corrupt(format!(
+                "ivf code page entry {n} is beyond its capacity {}",
+                self.lay.capacity()
+            ));
+        }
+    }
     /// Factor blocks covering the first `n` entries.
     pub fn factors(&self, n: usize) -> &[f32] {
+        self.check_n(n);
         let len = n.div_ceil(8) * 32;
         // SAFETY: inside the factor region, 4-byte aligned.
         unsafe {
@@ -216,13 +260,13 @@ impl CodePage {
     }
     /// Heap TID of entry `i`.
     pub fn tid(&self, i: usize) -> u64 {
-        debug_assert!(i < self.lay.capacity());
+        self.check_n(i + 1);
         // SAFETY: i < capacity; the tid region holds capacity u64.
         unsafe { *self.u64s(self.lay.off_tids).add(i) }
     }
     /// Locator of entry `i`'s `f16` copy.
     pub fn loc(&self, i: usize) -> u64 {
-        debug_assert!(i < self.lay.capacity());
+        self.check_n(i + 1);
         // SAFETY: i < capacity; the locator region holds capacity u64.
         unsafe { *self.u64s(self.lay.off_locs).add(i) }
     }
@@ -287,7 +331,12 @@ impl VecLayout {
         page: pg_sys::Page,
         i: usize,
     ) -> (codevec_ivf::F16Factors, &'a [half::f16]) {
-        assert!(i < self.per_page);
+        if i >= self.per_page {
+            corrupt(format!(
+                "ivf vector locator points to slot {i}, but a page holds {}",
+                self.per_page
+            ));
+        }
         // SAFETY: slot i lies inside the data area; f32/f16 alignment holds (slot is 8-aligned).
         unsafe {
             let p = data(page).add(i * self.slot);

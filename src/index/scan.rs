@@ -43,6 +43,26 @@ impl Ord for Cand {
     }
 }
 
+/// A reranked row waiting to be returned: rigorous lower bound, heap TID.
+#[derive(Clone, Copy, Debug)]
+struct Ready(f32, u64);
+impl PartialEq for Ready {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Ready {}
+impl PartialOrd for Ready {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ready {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
+    }
+}
+
 /// Per-scan state (boxed in `scan->opaque`).
 struct ScanState {
     meta: MetaData,
@@ -57,9 +77,18 @@ struct ScanState {
     pooled: bool,
     first: HashSet<u64>,
     pending: BinaryHeap<Reverse<Cand>>,
-    /// Current batch `(lower bound, tid)`, descending (pop = smallest).
-    ready: Vec<(f32, u64)>,
+    /// Reranked rows not returned yet, smallest lower bound first.
+    ready: BinaryHeap<Reverse<Ready>>,
+    /// Smallest estimate among the candidates of probed lists that are not reranked yet
+    /// (`+inf` when there are none). Strict order returns a reranked row only once its
+    /// lower bound is at most this, so that a row is not returned ahead of closer rows
+    /// still waiting for their rerank.
+    frontier: f32,
     batches: usize,
+    /// Largest lower bound returned so far (strict order: later batches return nothing below).
+    last_bound: f32,
+    /// `codevec.iterative_scan` as it was at rescan.
+    mode: gucs::IterativeScan,
     /// No (more) rows: empty index, NULL query.
     finished: bool,
     qbuf: Vec<f32>,
@@ -80,8 +109,11 @@ impl ScanState {
             pooled: false,
             first: HashSet::new(),
             pending: BinaryHeap::new(),
-            ready: vec![],
+            ready: BinaryHeap::new(),
+            frontier: f32::INFINITY,
             batches: 0,
+            last_bound: f32::NEG_INFINITY,
+            mode: gucs::IterativeScan::StrictOrder,
             finished: true,
             qbuf: vec![],
         }
@@ -152,9 +184,12 @@ pub unsafe extern "C-unwind" fn amrescan(
         }
         st.finished = true;
         st.ready.clear();
+        st.frontier = f32::INFINITY;
         st.pending.clear();
         st.first.clear();
         st.batches = 0;
+        st.last_bound = f32::NEG_INFINITY;
+        st.mode = gucs::ITERATIVE_SCAN.get();
         st.pooled = false;
         st.next_list = 0;
         if (*scan).numberOfOrderBys == 0 {
@@ -166,6 +201,7 @@ pub unsafe extern "C-unwind" fn amrescan(
             );
         }
         let key = &*(*scan).orderByData;
+        count_index_scan(index);
         let m = meta::read_meta(index);
         st.meta = m;
         // NULL query: no rows (a NULL distance sorts last and is never "near").
@@ -209,6 +245,20 @@ pub unsafe extern "C-unwind" fn amrescan(
     }
 }
 
+/// `pgstat_count_index_scan(rel)` (a macro in C): `pg_stat_*_indexes.idx_scan`.
+unsafe fn count_index_scan(index: pg_sys::Relation) {
+    // SAFETY: index is an open relation; pgstat_assoc_relation attaches its stats entry
+    // when statistics are enabled for it, as pgstat_should_count_relation does.
+    unsafe {
+        if (*index).pgstat_info.is_null() && (*index).pgstat_enabled {
+            pg_sys::pgstat_assoc_relation(index);
+        }
+        if !(*index).pgstat_info.is_null() {
+            (*(*index).pgstat_info).t_counts.t_numscans += 1;
+        }
+    }
+}
+
 /// Walks the code-page chain starting at `head`, calling `f(page view, entries)` with each
 /// page share-locked (one lock at a time).
 unsafe fn for_each_code_page(
@@ -223,8 +273,7 @@ unsafe fn for_each_code_page(
         unsafe {
             let b = page::lock_buffer(index, blk, false);
             let p = page::buffer_page(b);
-            page::check_kind(p, kind::CODE, blk);
-            let sp = *page::special(p);
+            let sp = page::check_page(p, kind::CODE, blk, lay.capacity());
             let n = sp.count as usize;
             if n > 0 {
                 let cp = CodePage::new(p, lay);
@@ -290,8 +339,9 @@ impl ScanState {
     unsafe fn rerank(&mut self, index: pg_sys::Relation, cands: &mut [Cand]) {
         let vl = VecLayout::new(self.meta.dims as usize);
         cands.sort_unstable_by_key(|c| c.2);
-        self.ready.clear();
         let bq = self.qs.bound_query();
+        let strict = self.mode == gucs::IterativeScan::StrictOrder;
+        let last = self.last_bound;
         let mut i = 0;
         while i < cands.len() {
             let (blk, _) = loc_unpack(cands[i].2);
@@ -303,14 +353,23 @@ impl ScanState {
                 while i < cands.len() && loc_unpack(cands[i].2).0 == blk {
                     let (_, slot) = loc_unpack(cands[i].2);
                     let (f, v) = vl.read(p, slot);
-                    self.ready.push((bq.lower_bound(v, f), cands[i].1));
+                    let lb = bq.lower_bound(v, f);
+                    // Rows already returned have exact distances up to `last_bound`; a row
+                    // whose lower bound is below it might be closer than one of them, so
+                    // strict order leaves it out (as pgvector's hnsw strict_order does).
+                    if !strict || lb >= last {
+                        self.ready.push(Reverse(Ready(lb, cands[i].1)));
+                    }
                     i += 1;
                 }
                 page::release(b);
             }
         }
-        self.ready
-            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+    }
+
+    /// The smallest estimate waiting in `pending` (`+inf` when empty).
+    fn pending_min(&self) -> f32 {
+        self.pending.peek().map_or(f32::INFINITY, |r| r.0 .0)
     }
 
     /// Starts the next batch; false when every reachable entry was returned.
@@ -346,11 +405,20 @@ impl ScanState {
                 })
                 .collect();
             self.first.extend(batch.iter().map(|c| c.1));
+            // candidates the reservoir did not keep all have estimates >= the worst kept
+            self.frontier = if batch.len() >= self.rerank {
+                batch.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max)
+            } else {
+                f32::INFINITY
+            };
             self.next_list = first;
             self.batches = 1;
             // SAFETY: index open.
             unsafe { self.rerank(index, &mut batch) };
             return true;
+        }
+        if self.mode == gucs::IterativeScan::Off {
+            return false;
         }
         if !self.pooled {
             // the rest of the first lists, minus what batch 1 returned
@@ -365,16 +433,30 @@ impl ScanState {
             rest.retain(|c| !self.first.contains(&c.1));
             self.first = HashSet::new();
             self.pending.extend(rest.into_iter().map(Reverse));
+            self.frontier = self.pending_min();
+            return true;
         }
-        if self.next_list < self.max_lists.min(self.order.len()) {
+        // The candidates waiting for a batch are bounded by work_mem (like a sort): past it
+        // the scan probes no further list and only drains what it holds.
+        // SAFETY: reading an integer GUC (kB).
+        let budget = unsafe { pg_sys::work_mem }.max(64) as usize * 1024;
+        if self.pending.len() * std::mem::size_of::<Cand>() > budget {
+            self.max_lists = self.next_list;
+        }
+        if self.pending.is_empty() {
+            // every candidate of the probed lists is reranked: probe the next list
+            if self.next_list >= self.max_lists.min(self.order.len()) {
+                self.frontier = f32::INFINITY;
+                return false;
+            }
             let l = self.order[self.next_list].0 as usize;
             self.next_list += 1;
             let mut v = vec![];
             // SAFETY: index open.
             unsafe { self.collect_list(index, l, &mut v) };
             self.pending.extend(v.into_iter().map(Reverse));
-        } else if self.pending.is_empty() {
-            return false;
+            self.frontier = self.pending_min();
+            return true;
         }
         let take = self.rerank.min(self.pending.len());
         let mut batch: Vec<Cand> = (0..take)
@@ -383,6 +465,7 @@ impl ScanState {
         self.batches += 1;
         // SAFETY: index open.
         unsafe { self.rerank(index, &mut batch) };
+        self.frontier = self.pending_min();
         true
     }
 }
@@ -401,18 +484,40 @@ pub unsafe extern "C-unwind" fn amgettuple(
         }
         let index = (*scan).indexRelation;
         loop {
-            if let Some((lb, tid)) = st.ready.pop() {
+            // Strict order returns the best reranked row only when no candidate of the probed
+            // lists still waiting for its rerank has a smaller estimate; relaxed order and
+            // `off` return reranked rows as they come.
+            let strict = st.mode == gucs::IterativeScan::StrictOrder;
+            let emit = match st.ready.peek() {
+                Some(Reverse(r)) => !strict || r.0 <= st.frontier,
+                None => false,
+            };
+            if emit {
+                let Reverse(Ready(lb, tid)) = st.ready.pop().expect("peeked");
                 tid_unpack(tid, &mut (*scan).xs_heaptid);
+                st.last_bound = st.last_bound.max(lb);
                 *(*scan).xs_orderbyvals = pg_sys::Datum::from((lb as f64).to_bits());
                 *(*scan).xs_orderbynulls = false;
+                // Further ORDER BY expressions (ORDER BY v <#> a, v <#> b): -Infinity is a
+                // lower bound of any distance, so the executor's recheck computes them and
+                // its reorder queue sorts ties of the first one correctly.
+                for i in 1..(*scan).numberOfOrderBys as usize {
+                    *(*scan).xs_orderbyvals.add(i) =
+                        pg_sys::Datum::from(f64::NEG_INFINITY.to_bits());
+                    *(*scan).xs_orderbynulls.add(i) = false;
+                }
                 (*scan).xs_recheckorderby = true;
                 (*scan).xs_recheck = false;
                 return true;
             }
             pg_sys::check_for_interrupts!();
             if !st.refill(index) {
-                st.finished = true;
-                return false;
+                if st.ready.is_empty() {
+                    st.finished = true;
+                    return false;
+                }
+                // nothing left to rerank or probe: drain what is reranked
+                st.frontier = f32::INFINITY;
             }
         }
     }

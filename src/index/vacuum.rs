@@ -26,6 +26,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         };
         let index = (*info).index;
         let cb = callback.expect("bulk delete callback");
+        // Every pass counts the live entries anew: one VACUUM calls bulkdelete once per
+        // round of dead TIDs (maintenance_work_mem), with the same stats struct.
+        (*stats).num_index_tuples = 0.0;
         let m = meta::read_meta(index);
         if m.lists == 0 {
             return stats;
@@ -40,8 +43,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
                 pg_sys::vacuum_delay_point();
                 let b = page::lock_buffer(index, blk, true);
                 let p = page::buffer_page(b);
-                page::check_kind(p, kind::CODE, blk);
-                let sp = *page::special(p);
+                let sp = page::check_page(p, kind::CODE, blk, lay.capacity());
                 let n = sp.count as usize;
                 // which entries are dead?
                 let view = CodePage::new(p, lay);
@@ -49,7 +51,9 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
                 let mut ndead = 0;
                 for (i, d) in dead.iter_mut().enumerate() {
                     tid_unpack(view.tid(i), &mut tid);
-                    if cb(&mut tid, cb_state) {
+                    // The callback is a Postgres function pointer: an ERROR in it must not
+                    // longjmp over this frame (`dead` would leak; formally UB).
+                    if pg_sys::ffi::pg_guard_ffi_boundary(|| cb(&mut tid, cb_state)) {
                         *d = true;
                         ndead += 1;
                     }

@@ -11,6 +11,28 @@ use super::io::check_typmod;
 use super::{VectorIn, VectorOut};
 use crate::error::{raise, OrRaise};
 
+/// Rejects a multi-dimensional array argument (`ARRAY[[1,2],[3,4]]` is not a vector;
+/// flattening it silently would hide a mistake, and pgvector rejects it too).
+fn check_one_dim(fcinfo: pg_sys::FunctionCallInfo, type_name: &'static str, len: usize) {
+    // SAFETY: argument 0 of the array casts is a non-null array datum (STRICT); the
+    // detoasted copy (or the datum itself) starts with an ArrayType header.
+    let ndim = unsafe {
+        let d = (*fcinfo).args.as_slice(1)[0].value;
+        let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *const pg_sys::ArrayType;
+        (*arr).ndim
+    };
+    if ndim > 1 {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("array must be one-dimensional to be cast to {type_name}, not {ndim}-dimensional"),
+            None,
+            Some("Cast each row of the array separately, or flatten it explicitly (e.g. with unnest)."),
+        );
+    }
+    // before the elements are collected: no allocation sized by an oversized input
+    codevec_vector::check_dims(type_name, len).or_raise();
+}
+
 /// Build a vector from array elements, rejecting NULLs, checking range and typmod.
 fn from_elements<E: Element>(it: impl Iterator<Item = Option<f64>>, typmod: i32) -> VectorOut<E> {
     let vals: Vec<f64> = it
@@ -44,22 +66,26 @@ macro_rules! cast_functions {
     ($t:ident, $e:ty) => {
         paste::paste! {
             #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-            fn [<float4_array_to_ $t>](a: Array<'_, f32>, typmod: i32, _explicit: bool) -> VectorOut<$e> {
+            fn [<float4_array_to_ $t>](a: Array<'_, f32>, typmod: i32, _explicit: bool, fcinfo: pg_sys::FunctionCallInfo) -> VectorOut<$e> {
+                check_one_dim(fcinfo, <$e as Element>::TYPE_NAME, a.len());
                 from_elements::<$e>(a.iter().map(|x| x.map(|x| x as f64)), typmod)
             }
 
             #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-            fn [<float8_array_to_ $t>](a: Array<'_, f64>, typmod: i32, _explicit: bool) -> VectorOut<$e> {
+            fn [<float8_array_to_ $t>](a: Array<'_, f64>, typmod: i32, _explicit: bool, fcinfo: pg_sys::FunctionCallInfo) -> VectorOut<$e> {
+                check_one_dim(fcinfo, <$e as Element>::TYPE_NAME, a.len());
                 from_elements::<$e>(a.iter(), typmod)
             }
 
             #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-            fn [<int4_array_to_ $t>](a: Array<'_, i32>, typmod: i32, _explicit: bool) -> VectorOut<$e> {
+            fn [<int4_array_to_ $t>](a: Array<'_, i32>, typmod: i32, _explicit: bool, fcinfo: pg_sys::FunctionCallInfo) -> VectorOut<$e> {
+                check_one_dim(fcinfo, <$e as Element>::TYPE_NAME, a.len());
                 from_elements::<$e>(a.iter().map(|x| x.map(|x| x as f64)), typmod)
             }
 
             #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-            fn [<numeric_array_to_ $t>](a: Array<'_, AnyNumeric>, typmod: i32, _explicit: bool) -> VectorOut<$e> {
+            fn [<numeric_array_to_ $t>](a: Array<'_, AnyNumeric>, typmod: i32, _explicit: bool, fcinfo: pg_sys::FunctionCallInfo) -> VectorOut<$e> {
+                check_one_dim(fcinfo, <$e as Element>::TYPE_NAME, a.len());
                 from_elements::<$e>(a.iter().map(|x| x.and_then(numeric_to_f64)), typmod)
             }
 

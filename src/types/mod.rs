@@ -13,7 +13,7 @@ pub mod functions;
 pub mod io;
 pub mod varlena;
 
-pub use varlena::{VectorIn, VectorOut};
+pub use varlena::{VectorArray, VectorIn, VectorOut};
 
 /// Fail with a clear message unless the two operands have the same dimensions.
 pub(crate) fn check_same_dims<E: codevec_vector::Element>(a: &[E], b: &[E]) {

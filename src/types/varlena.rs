@@ -125,12 +125,78 @@ impl<'a, E: Element> VectorIn<'a, E> {
     }
 }
 
-impl<E: Element> IntoDatum for VectorOut<E> {
-    fn into_datum(self) -> Option<pg_sys::Datum> {
-        Some(self.into_datum_raw())
-    }
-    fn type_oid() -> pg_sys::Oid {
-        pgrx::regtypein(E::TYPE_NAME)
+// No `IntoDatum` for `VectorOut`: its `type_oid()` would have to find the type by name,
+// which goes through `search_path` (a `pg_temp.embedding` domain would hijack it). Arrays
+// of vectors are built by [`VectorArray`] with the element type of the function's own
+// declared result type.
+
+/// A one-dimensional array of vectors (NULL elements allowed) returned by a function
+/// declared `RETURNS embedding[]` / `halfembedding[]`. The element type is taken from the
+/// called function's declared result type (its `pg_proc.prorettype`), never looked up by
+/// name, and checked to have the varlena layout of our types.
+pub struct VectorArray<E: Element>(pub Vec<Option<VectorOut<E>>>);
+
+unsafe impl<E: Element> BoxRet for VectorArray<E> {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        // SAFETY: the FcInfo wraps the live call's FunctionCallInfo; its flinfo is set by
+        // fmgr for every call of a C function.
+        let fn_oid = unsafe { (*(*fcinfo.as_mut_ptr()).flinfo).fn_oid };
+        // SAFETY: catalog lookups of an existing function and type (syscache).
+        let (elem, len, byval, align) = unsafe {
+            let ret = pg_sys::get_func_rettype(fn_oid);
+            let elem = pg_sys::get_element_type(ret);
+            let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+            if elem != pg_sys::InvalidOid {
+                pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
+            }
+            (elem, len, byval, align)
+        };
+        if elem == pg_sys::InvalidOid || len != -1 || byval || align as u8 != b'i' {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                format!(
+                    "function {} must be declared to return {}[]",
+                    fn_oid.to_u32(),
+                    E::TYPE_NAME
+                ),
+                None,
+                Some("Recreate the extension's functions with ALTER EXTENSION codevec UPDATE or DROP/CREATE EXTENSION."),
+            );
+        }
+        let n = self.0.len();
+        let mut datums = Vec::with_capacity(n);
+        let mut nulls = Vec::with_capacity(n);
+        for v in self.0 {
+            match v {
+                Some(v) => {
+                    datums.push(v.into_datum_raw());
+                    nulls.push(false);
+                }
+                None => {
+                    datums.push(pg_sys::Datum::from(0usize));
+                    nulls.push(true);
+                }
+            }
+        }
+        let mut dims = [n as i32];
+        let mut lbs = [1i32];
+        // SAFETY: datums/nulls hold n entries; the element type's layout was checked above
+        // to be that of our varlena types (length -1, by reference, int alignment).
+        let arr = unsafe {
+            pg_sys::construct_md_array(
+                datums.as_mut_ptr(),
+                nulls.as_mut_ptr(),
+                1,
+                dims.as_mut_ptr(),
+                lbs.as_mut_ptr(),
+                elem,
+                len as i32,
+                byval,
+                align,
+            )
+        };
+        // SAFETY: a palloc'd array in the current memory context.
+        unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(arr)) }
     }
 }
 
@@ -189,6 +255,21 @@ macro_rules! sql_type {
         }
     };
 }
+
+macro_rules! sql_array_type {
+    ($elem:ty, $name:literal) => {
+        unsafe impl SqlTranslatable for VectorArray<$elem> {
+            const TYPE_IDENT: &'static str = concat!("codevec::", $name, "[]");
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal(concat!($name, "[]")));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal(concat!($name, "[]"))));
+        }
+    };
+}
+
+sql_array_type!(f32, "embedding");
 
 sql_type!(f32, "embedding");
 sql_type!(half::f16, "halfembedding");

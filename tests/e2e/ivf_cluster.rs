@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::ivf::{clustered, lit};
 use postgres::{Client, NoTls};
 
-fn bindir() -> PathBuf {
+pub(crate) fn bindir() -> PathBuf {
     let pg_config = std::env::var("PG_CONFIG").unwrap_or_else(|_| "pg_config".into());
     let out = Command::new(&pg_config)
         .arg("--bindir")
@@ -22,7 +22,7 @@ fn bindir() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
-fn base_port() -> u16 {
+pub(crate) fn base_port() -> u16 {
     std::env::var("CODEVEC_IVF_TEST_PORT_BASE")
         .ok()
         .and_then(|p| p.parse().ok())
@@ -30,7 +30,7 @@ fn base_port() -> u16 {
 }
 
 /// Runs a server binary as `postgres` when we are root.
-fn as_pg(bin: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn as_pg(bin: &str, args: &[&str]) -> std::process::Output {
     let exe = bindir().join(bin);
     let is_root = unsafe_uid() == 0;
     let out = if is_root {
@@ -58,13 +58,13 @@ fn unsafe_uid() -> u32 {
 }
 
 /// A private cluster in `dir`, stopped (immediately) on drop.
-struct Cluster {
-    dir: PathBuf,
-    port: u16,
+pub(crate) struct Cluster {
+    pub(crate) dir: PathBuf,
+    pub(crate) port: u16,
 }
 
 impl Cluster {
-    fn fresh(name: &str, port: u16) -> Cluster {
+    pub(crate) fn fresh(name: &str, port: u16) -> Cluster {
         let dir = std::env::temp_dir().join(format!("codevec-ivf-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -94,7 +94,7 @@ impl Cluster {
         c
     }
 
-    fn standby_of(primary: &Cluster, name: &str, port: u16) -> Cluster {
+    pub(crate) fn standby_of(primary: &Cluster, name: &str, port: u16) -> Cluster {
         let dir = std::env::temp_dir().join(format!("codevec-ivf-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -126,7 +126,7 @@ impl Cluster {
         c
     }
 
-    fn start(&self) {
+    pub(crate) fn start(&self) {
         // autovacuum off: these tests VACUUM explicitly, and a background vacuum on the primary
         // would keep generating WAL while the standby is compared with it.
         let opts = format!(
@@ -157,11 +157,11 @@ impl Cluster {
         );
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }
 
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::connect(
             &format!(
                 "host={} port={} user=postgres dbname=postgres",
@@ -174,7 +174,7 @@ impl Cluster {
     }
 
     /// kill -9 the postmaster and every child it started (a crash: no shutdown checkpoint).
-    fn crash(&self) {
+    pub(crate) fn crash(&self) {
         let pidfile =
             std::fs::read_to_string(self.dir.join("data/postmaster.pid")).expect("postmaster.pid");
         let pm: u32 = pidfile.lines().next().unwrap().trim().parse().unwrap();
@@ -394,7 +394,7 @@ fn ivf_crash_recovery_replays_the_index() {
 }
 
 /// Waits until the standby has replayed everything the primary has written so far.
-fn wait_for_replay(p: &mut Client, s: &mut Client) {
+pub(crate) fn wait_for_replay(p: &mut Client, s: &mut Client) {
     let lsn: String = p
         .query_one("SELECT pg_current_wal_lsn()::text", &[])
         .unwrap()

@@ -3,6 +3,7 @@
 
 mod common;
 mod encoder;
+mod hardening;
 mod ivf;
 mod ivf_cluster;
 mod types_binary;
