@@ -139,7 +139,7 @@ pub fn select_lists(ranks: &[f32], nprobe: usize, out: &mut Vec<(u32, f32)>) {
     out.sort_unstable_by(cmp);
 }
 
-/// Squared L2 between two vectors via SimSIMD (re-exported for callers that rank by hand).
+/// Squared L2 between two vectors via `codevec-distance` (re-exported for callers that rank by hand).
 #[inline]
 pub fn l2sq(a: &[f32], b: &[f32]) -> f32 {
     l2sq_f32(a, b)

@@ -27,6 +27,19 @@
 //! falls back to the trivial one from the norms (`|‖q‖ − ‖x‖|` for L2,
 //! `−‖q‖‖x‖` for inner product, 0 for cosine) — still valid, only loose.
 //!
+//! **Extreme norms.** `γ_k` is a *relative* error bound, which underflow
+//! breaks: an `f32` product or sum below `2⁻¹²⁶` is rounded with an absolute
+//! error of up to `2⁻¹⁵⁰`. The bounds therefore also subtract
+//! [`underflow_abs_error`]`(dim)` from the kernel result (L2, inner product).
+//! For cosine the query is first scaled by an exact power of two to a norm in
+//! `[½, 2]` when `‖q‖` lies outside `[2⁻⁶⁴, 2⁶⁴]` (cosine does not depend on the
+//! query's scale), so neither underflow nor overflow can occur in the kernel.
+//! The recheck (the operator, `codevec-distance`) is right for every finite
+//! input, tiny and huge norms included: it recomputes in `f64` where its `f32`
+//! sums overflow or underflow (so it reports the true cosine of a row of norm
+//! 2e19 or of a query of norm 1e-20, not 1.0 or 0), and `γ_r` covers what is
+//! left of its rounding.
+//!
 //! Typical tightness for unit vectors of dimension 384: `eps ≈ 1.4·10⁻⁴`,
 //! `γ ≈ 4.7·10⁻⁵`, so the gap to the exact distance is ≈ 2–4·10⁻⁴.
 //! Inputs must be finite.
@@ -53,6 +66,14 @@ pub fn recheck_rel_error(dim: usize) -> f64 {
 }
 
 const SLACK: f64 = 1e-12;
+
+/// Absolute error that underflow can add to an `f32`-accumulated dot product or
+/// squared distance of length `dim` (each of at most `dim + 8` roundings loses
+/// at most `2⁻¹⁵⁰` when its result is subnormal); counted twice to be safe.
+#[inline]
+pub fn underflow_abs_error(dim: usize) -> f64 {
+    (dim as f64 + 8.0) * f64::powi(2.0, -149)
+}
 
 /// Smallest `f32` not above `x`.
 #[inline]
@@ -128,18 +149,40 @@ pub struct BoundQuery<'a> {
     qnorm: f64,
     gk: f64,
     gr: f64,
+    eu: f64,
+    /// Cosine only, when `‖q‖` is outside `[2⁻⁶⁴, 2⁶⁴]`: `q·2ᵏ` with norm in
+    /// `[½, 2]`, and that norm.
+    scaled: Option<(Vec<f32>, f64)>,
 }
 
 impl<'a> BoundQuery<'a> {
     /// Prepares `q` (the query exactly as the recheck will see it).
     pub fn new(metric: Metric, q: &'a [f32]) -> Self {
         let dim = q.len();
+        let qnorm = norm_f64(q);
+        let scaled = if metric == Metric::Cosine
+            && qnorm > 0.0
+            && !(f64::powi(2.0, -64)..=f64::powi(2.0, 64)).contains(&qnorm)
+        {
+            // q·2ᵏ is exact except for elements pushed below the subnormal range,
+            // which lose at most 2⁻¹⁵⁰ each: negligible against the scaled norm ≥ ½
+            // (covered by SLACK).
+            let k = -(qnorm.log2().round() as i32);
+            let f = f64::powi(2.0, k);
+            let v: Vec<f32> = q.iter().map(|&x| (x as f64 * f) as f32).collect();
+            let n = norm_f64(&v);
+            Some((v, n))
+        } else {
+            None
+        };
         BoundQuery {
             metric,
             q,
-            qnorm: norm_f64(q),
+            qnorm,
             gk: kernel_rel_error(dim),
             gr: recheck_rel_error(dim),
+            eu: underflow_abs_error(dim),
+            scaled,
         }
     }
 
@@ -165,11 +208,17 @@ impl<'a> BoundQuery<'a> {
                     f64::NAN
                 };
                 if s.is_finite() {
+                    let s = (s - self.eu).max(0.0);
                     let d = (s / (1.0 + gk)).sqrt() * (1.0 - SLACK);
                     ((d - eps * (1.0 + SLACK)) * (1.0 - gr)).max(0.0)
                 } else {
-                    // ‖x‖ is known only up to one f32 ulp (rounded up): use [norm(1−2⁻²³), norm].
-                    let lo = norm * (1.0 - f64::powi(2.0, -23));
+                    // ‖x‖ is known only up to one f32 ulp (rounded up): use [norm(1−2⁻²³), norm];
+                    // a norm rounded up to +∞ was above f32::MAX.
+                    let lo = if norm.is_finite() {
+                        norm * (1.0 - f64::powi(2.0, -23))
+                    } else {
+                        f32::MAX as f64
+                    };
                     let gap = if qn >= norm {
                         qn - norm
                     } else {
@@ -179,13 +228,17 @@ impl<'a> BoundQuery<'a> {
                 }
             }
             Metric::InnerProduct => {
+                if qn == 0.0 {
+                    // −q·x = 0 exactly
+                    return 0.0;
+                }
                 let s = if eps.is_finite() {
                     f16dot::dot_f32_f16(self.q, x16) as f64
                 } else {
                     f64::NAN
                 };
                 if s.is_finite() {
-                    -s - qn * (eps + (gk + gr + SLACK) * (norm + eps)) * (1.0 + SLACK)
+                    -s - self.eu - qn * (eps + (gk + gr + SLACK) * (norm + eps)) * (1.0 + SLACK)
                 } else {
                     -qn * norm * (1.0 + gr) * (1.0 + SLACK)
                 }
@@ -194,18 +247,17 @@ impl<'a> BoundQuery<'a> {
                 if qn == 0.0 || norm == 0.0 {
                     return 1.0;
                 }
-                let s = f16dot::dot_f32_f16(self.q, x16) as f64;
-                let mut lb = if s.is_finite() && eps.is_finite() {
-                    let cos_hi = s / qn + eps + gk * (1.0 + eps) + 3.0 * gr + SLACK;
+                let (q, qn) = match &self.scaled {
+                    Some((v, n)) => (&v[..], *n),
+                    None => (self.q, qn),
+                };
+                let s = f16dot::dot_f32_f16(q, x16) as f64;
+                if s.is_finite() && eps.is_finite() {
+                    let cos_hi = (s + self.eu) / qn + eps + gk * (1.0 + eps) + 3.0 * gr + SLACK;
                     (1.0 - cos_hi).clamp(0.0, 2.0)
                 } else {
                     0.0
-                };
-                // A recheck whose f32 norm underflows reports exactly 1.0.
-                if qn < 1e-18 || norm < 1e-18 {
-                    lb = lb.min(1.0);
                 }
-                lb
             }
         };
         f32_round_down(lb)
@@ -228,9 +280,20 @@ mod tests {
         let mut h = vec![f16::ZERO; x.len()];
         let f = encode_f16(metric, x, &mut h);
         let lb = lower_bound(metric, q, &h, f) as f64;
+        assert!(!lb.is_nan(), "{metric:?}: NaN bound");
+        // the operator (codevec-distance) at every SIMD level, and the f64 reference
         let exact = metric.distance_f64(q, x);
+        for level in crate::simd::available_levels() {
+            let d = metric.distance_at(level, q, x);
+            assert_eq!(d.to_bits(), exact.to_bits(), "{metric:?} {level:?}");
+        }
+        let reference = metric.distance_reference(q, x);
         let fast = metric.distance_fast(q, x) as f64;
         assert!(lb <= exact, "{metric:?}: lb {lb} > exact {exact}");
+        assert!(
+            lb <= reference,
+            "{metric:?}: lb {lb} > f64 reference {reference}"
+        );
         assert!(lb <= fast, "{metric:?}: lb {lb} > f32 recheck {fast}");
         exact - lb
     }
@@ -307,6 +370,76 @@ mod tests {
             check(m, &a, &tiny);
             check(m, &tiny, &a);
             check(m, &tiny, &tiny);
+        }
+    }
+
+    /// Reliability review #4: a row of norm 2e19 and tiny-norm queries (and the
+    /// other way round): every bound stays at or below the operator's distance.
+    #[test]
+    fn extreme_norms_keep_bounds_below_the_operator() {
+        let rows: Vec<Vec<f32>> = vec![
+            vec![2e19, 1.0],
+            vec![2e19, 0.0],
+            vec![1.0, 0.0],
+            vec![0.0, 1.0],
+            vec![-1.0, 0.1],
+            vec![1e-20, 1e-20],
+            vec![1e-20, -2e-20],
+            vec![3e38, -3e38],
+            vec![1e-45, 0.0],
+        ];
+        let queries: Vec<Vec<f32>> = vec![
+            vec![-1.0, 0.0],
+            vec![-1e-20, 0.0],
+            vec![1e-20, 1e-20],
+            vec![1e-41, -1e-42],
+            vec![2e19, 1.0],
+            vec![-3e38, 1.0],
+            vec![0.0, 0.0],
+        ];
+        for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+            for x in &rows {
+                for q in &queries {
+                    check(metric, q, x);
+                }
+            }
+        }
+        // the review's repro: the cosine of [2e19,1] and [-1,0] is ~2, and so is the bound
+        let x = [2e19f32, 1.0];
+        let mut h = [f16::ZERO; 2];
+        let f = encode_f16(Metric::Cosine, &x, &mut h);
+        for q in [[-1.0f32, 0.0], [-1e-20, 0.0], [-1e-44, 0.0]] {
+            let lb = lower_bound(Metric::Cosine, &q, &h, f) as f64;
+            let d = Metric::Cosine.distance_f64(&q, &x);
+            assert!(d > 1.999 && lb > 1.99 && lb <= d, "{q:?}: lb {lb}, d {d}");
+        }
+        // longer vectors: one huge element in the row, a tiny query
+        let mut r = Rng::new(7);
+        for dim in [16usize, 384] {
+            let mut x: Vec<f32> = (0..dim).map(|_| r.normal() as f32).collect();
+            x[3] = 2e19;
+            for scale in [1e-20, 1e-30, 1e-40, 1.0, 1e19] {
+                let q: Vec<f32> = (0..dim).map(|_| (r.normal() * scale) as f32).collect();
+                for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+                    check(metric, &q, &x);
+                    check(metric, &x, &q);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiny_scales_random() {
+        let mut r = Rng::new(11);
+        for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+            for t in 0..600 {
+                let dim = 1 + r.below(100) as usize;
+                let sq = [1e-20, 1e-30, 1e-39, 1e-43, 1e19, 1.0][t % 6];
+                let sx = [1e-20, 1.0, 1e-39, 1e19, 1e-4][t % 5];
+                let q: Vec<f32> = (0..dim).map(|_| (r.normal() * sq) as f32).collect();
+                let x: Vec<f32> = (0..dim).map(|_| (r.normal() * sx) as f32).collect();
+                check(metric, &q, &x);
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-//! Distance metrics and their exact reference implementations.
+//! Distance metrics and their exact implementation.
 //!
 //! Every distance is "smaller is closer":
 //!
@@ -8,14 +8,17 @@
 //!   defined as 0, so the distance is exactly `1.0` (never NaN).
 //! * [`Metric::InnerProduct`]: `−a·b` (negative dot product, like pgvector's `<#>`).
 //!
-//! [`Metric::distance`] is the *reference* exact distance: it accumulates in
-//! `f64`, so its own rounding error is far below every margin used by the
-//! index. A recheck in the SQL layer may use any implementation that
-//! accumulates in `f32` or better (relative error ≤ `(dim + 4)·2⁻²⁴` of
-//! `Σ|aᵢbᵢ|` resp. of the squared distance); the lower bounds of
-//! [`crate::bound`] include a margin for that (see there).
+//! [`Metric::distance_f64`] is **the** exact distance: it is computed by
+//! `codevec-distance`, the crate behind the SQL operators, so the index's
+//! recheck and this crate agree bit for bit, on every SIMD level. Those
+//! kernels accumulate in `f32` (relative error ≤ `(dim + 8)·2⁻²³` of
+//! `Σ|aᵢbᵢ|` resp. of the squared distance) and recompute in `f64` whenever
+//! an `f32` sum overflowed or is small enough for underflow to matter, so the
+//! result is right for every finite input (huge norms such as 2e19 and tiny
+//! ones such as 1e-20 included). The lower bounds of [`crate::bound`] include
+//! a margin for the `f32` rounding (see there).
 
-use simsimd::SpatialSimilarity;
+use codevec_distance as cd;
 
 /// The distance function of an index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,53 +38,53 @@ impl Metric {
         !matches!(self, Metric::L2)
     }
 
-    /// Exact reference distance between two `f32` vectors, accumulated in `f64`.
+    /// The exact distance between two `f32` vectors: what the SQL operator
+    /// (`codevec-distance`) returns for them.
     ///
     /// Panics if the lengths differ.
+    #[inline]
     pub fn distance_f64(self, a: &[f32], b: &[f32]) -> f64 {
         assert_eq!(a.len(), b.len(), "dimension mismatch");
         match self {
-            Metric::L2 => {
-                let mut s = 0.0f64;
-                for (&x, &y) in a.iter().zip(b) {
-                    let d = x as f64 - y as f64;
-                    s += d * d;
-                }
-                s.sqrt()
-            }
-            Metric::InnerProduct => -dot_f64(a, b),
-            Metric::Cosine => {
-                let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-                for (&x, &y) in a.iter().zip(b) {
-                    let (x, y) = (x as f64, y as f64);
-                    ab += x * y;
-                    aa += x * x;
-                    bb += y * y;
-                }
-                cosine_from_parts(ab, aa.sqrt(), bb.sqrt())
-            }
+            Metric::L2 => cd::l2_distance(a, b),
+            Metric::InnerProduct => cd::negative_inner_product(a, b),
+            Metric::Cosine => cd::cosine_distance(a, b),
         }
     }
 
-    /// Exact reference distance rounded to `f32`.
+    /// [`Metric::distance_f64`] at an explicit SIMD level (for tests; panics if
+    /// the CPU cannot run `level`). The result is the same on every level.
+    pub fn distance_at(self, level: crate::simd::SimdLevel, a: &[f32], b: &[f32]) -> f64 {
+        assert_eq!(a.len(), b.len(), "dimension mismatch");
+        match self {
+            Metric::L2 => cd::l2_distance_at(level, a, b),
+            Metric::InnerProduct => cd::negative_inner_product_at(level, a, b),
+            Metric::Cosine => cd::cosine_distance_at(level, a, b),
+        }
+    }
+
+    /// The `f64` reference loop of `codevec-distance` (every term exact, `f64`
+    /// sums): for tests of the kernels and of the bounds.
+    pub fn distance_reference(self, a: &[f32], b: &[f32]) -> f64 {
+        assert_eq!(a.len(), b.len(), "dimension mismatch");
+        match self {
+            Metric::L2 => cd::scalar::l2_squared(a, b).sqrt(),
+            Metric::InnerProduct => -cd::scalar::dot(a, b),
+            Metric::Cosine => cd::scalar::cosine_distance(a, b),
+        }
+    }
+
+    /// Exact distance rounded to `f32`.
     #[inline]
     pub fn distance(self, a: &[f32], b: &[f32]) -> f32 {
         self.distance_f64(a, b) as f32
     }
 
-    /// Fast distance through SimSIMD's runtime-dispatched `f32` kernels
-    /// (accumulates in `f32`). Used for brute-force scans and benchmarks.
+    /// The same as [`Metric::distance`] (kept for callers of the former
+    /// SimSIMD-based fast path): the exact kernels are the fast ones.
     #[inline]
     pub fn distance_fast(self, a: &[f32], b: &[f32]) -> f32 {
-        match self {
-            Metric::L2 => l2sq_f32(a, b).sqrt(),
-            Metric::InnerProduct => -dot_f32(a, b),
-            Metric::Cosine => {
-                let na = dot_f32(a, a).sqrt() as f64;
-                let nb = dot_f32(b, b).sqrt() as f64;
-                cosine_from_parts(dot_f32(a, b) as f64, na, nb) as f32
-            }
-        }
+        self.distance(a, b)
     }
 }
 
@@ -107,16 +110,18 @@ pub fn norm_f64(a: &[f32]) -> f64 {
     a.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
 }
 
-/// SIMD `f32` dot product (SimSIMD).
+/// SIMD dot product (`codevec-distance`, exact for every finite input), as `f32`.
 #[inline]
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    <f32 as SpatialSimilarity>::dot(a, b).expect("dimension mismatch") as f32
+    assert_eq!(a.len(), b.len(), "dimension mismatch");
+    cd::inner_product(a, b) as f32
 }
 
-/// SIMD `f32` squared Euclidean distance (SimSIMD).
+/// SIMD squared Euclidean distance (`codevec-distance`), as `f32`.
 #[inline]
 pub fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
-    <f32 as SpatialSimilarity>::l2sq(a, b).expect("dimension mismatch") as f32
+    assert_eq!(a.len(), b.len(), "dimension mismatch");
+    cd::l2_squared(a, b) as f32
 }
 
 /// Normalises `v` in place to unit length (computed in `f64`); a zero vector stays zero.
@@ -166,7 +171,7 @@ mod tests {
             let a: Vec<f32> = (0..dim).map(|_| r.normal() as f32).collect();
             let b: Vec<f32> = (0..dim).map(|_| r.normal() as f32).collect();
             for m in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
-                let e = m.distance_f64(&a, &b);
+                let e = m.distance_reference(&a, &b);
                 let f = m.distance_fast(&a, &b) as f64;
                 assert!(
                     (e - f).abs() <= 1e-4 * (1.0 + e.abs()),

@@ -11,8 +11,10 @@ pub trait Element: Copy + PartialOrd + Send + Sync + 'static {
     const SIZE: usize;
     /// Widen to f32 (exact for both types).
     fn to_f32(self) -> f32;
-    /// Narrow from f64 with round-to-nearest; `Err` when the result is not finite
-    /// (overflow). `text` is only used for the message.
+    /// Narrow from f64 with round-to-nearest; `Err` whenever the result is not finite:
+    /// [`VectorError::NotFinite`] for a NaN or infinite `x`, [`VectorError::OutOfRange`]
+    /// for a finite `x` beyond the type's range. `text` is only used for the message.
+    /// No constructor of this crate can therefore make a NaN or infinite element.
     fn from_f64_checked(x: f64, text: &dyn Fn() -> String) -> Result<Self, VectorError>;
     /// Big-endian bytes.
     fn write_be(self, out: &mut Vec<u8>);
@@ -31,8 +33,9 @@ impl Element for f32 {
     }
     #[inline]
     fn from_f64_checked(x: f64, text: &dyn Fn() -> String) -> Result<f32, VectorError> {
+        reject_non_finite::<f32>(x)?;
         let y = x as f32;
-        if y.is_infinite() && x.is_finite() {
+        if !y.is_finite() {
             return Err(VectorError::OutOfRange {
                 type_name: Self::TYPE_NAME,
                 value: text(),
@@ -60,8 +63,9 @@ impl Element for f16 {
     }
     #[inline]
     fn from_f64_checked(x: f64, text: &dyn Fn() -> String) -> Result<f16, VectorError> {
+        reject_non_finite::<f16>(x)?;
         let y = f16::from_f64(x);
-        if y.is_infinite() && x.is_finite() {
+        if !y.is_finite() {
             return Err(VectorError::OutOfRange {
                 type_name: Self::TYPE_NAME,
                 value: text(),
@@ -77,6 +81,24 @@ impl Element for f16 {
     }
     fn write_text(self, out: &mut String) {
         crate::text::write_f16(self, out)
+    }
+}
+
+/// `Err(NotFinite)` for a NaN or infinite `x`.
+#[inline]
+fn reject_non_finite<E: Element>(x: f64) -> Result<(), VectorError> {
+    if x.is_nan() {
+        Err(VectorError::NotFinite {
+            type_name: E::TYPE_NAME,
+            what: "NaN",
+        })
+    } else if x.is_infinite() {
+        Err(VectorError::NotFinite {
+            type_name: E::TYPE_NAME,
+            what: "infinite value",
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -103,18 +125,6 @@ pub fn check_finite<E: Element>(x: E) -> Result<E, VectorError> {
 pub fn convert_all<E: Element>(src: impl IntoIterator<Item = f64>) -> Result<Vec<E>, VectorError> {
     src.into_iter()
         .map(|x| {
-            if x.is_nan() {
-                return Err(VectorError::NotFinite {
-                    type_name: E::TYPE_NAME,
-                    what: "NaN",
-                });
-            }
-            if x.is_infinite() {
-                return Err(VectorError::NotFinite {
-                    type_name: E::TYPE_NAME,
-                    what: "infinite value",
-                });
-            }
             E::from_f64_checked(x, &|| {
                 if x.abs() >= 1e15 {
                     format!("{x:e}")
@@ -124,4 +134,53 @@ pub fn convert_all<E: Element>(src: impl IntoIterator<Item = f64>) -> Result<Vec
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t() -> String {
+        "x".into()
+    }
+
+    #[test]
+    fn from_f64_checked_rejects_every_non_finite_result() {
+        for x in [f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(matches!(
+                f32::from_f64_checked(x, &t),
+                Err(VectorError::NotFinite { .. })
+            ));
+            assert!(matches!(
+                f16::from_f64_checked(x, &t),
+                Err(VectorError::NotFinite { .. })
+            ));
+        }
+        for x in [1e39, -1e39, f64::MAX] {
+            assert!(matches!(
+                f32::from_f64_checked(x, &t),
+                Err(VectorError::OutOfRange { .. })
+            ));
+        }
+        for x in [65520.0, -65520.0, 1e10] {
+            assert!(matches!(
+                f16::from_f64_checked(x, &t),
+                Err(VectorError::OutOfRange { .. })
+            ));
+        }
+        assert_eq!(f32::from_f64_checked(3.4028235e38, &t).unwrap(), f32::MAX);
+        assert_eq!(f16::from_f64_checked(65504.0, &t).unwrap(), f16::MAX);
+        assert_eq!(f32::from_f64_checked(1e-50, &t).unwrap(), 0.0);
+        assert!(matches!(
+            convert_all::<f32>([1.0, f64::NAN]),
+            Err(VectorError::NotFinite { what: "NaN", .. })
+        ));
+        assert!(matches!(
+            convert_all::<f16>([f64::NEG_INFINITY]),
+            Err(VectorError::NotFinite {
+                what: "infinite value",
+                ..
+            })
+        ));
+    }
 }

@@ -46,6 +46,13 @@ pub enum VectorError {
     },
     /// Bad sub-vector bounds and the like (2202E array_subscript_error or 22023).
     InvalidArgument { detail: String },
+    /// An aggregate transition state (`double precision[]`: count, then one sum per
+    /// dimension) that no aggregate produces, e.g. passed by hand to
+    /// `embedding_avg_final` (22023 invalid_parameter_value suggested).
+    InvalidState {
+        type_name: &'static str,
+        detail: String,
+    },
 }
 
 impl VectorError {
@@ -61,6 +68,9 @@ impl VectorError {
             VectorError::TooManyDims { .. } => {
                 Some(format!("Reduce the dimensions to at most {}.", crate::MAX_DIM))
             }
+            VectorError::InvalidState { .. } => Some(
+                "The state is {count, sum_1, ..., sum_n}: count a positive integer, at least one finite sum.".into(),
+            ),
             VectorError::OutOfRange { type_name, .. } if *type_name == "halfembedding" => {
                 Some("halfembedding elements must lie within ±65504; use embedding for larger values.".into())
             }
@@ -108,6 +118,9 @@ impl fmt::Display for VectorError {
                 )
             }
             VectorError::InvalidArgument { detail } => write!(f, "{detail}"),
+            VectorError::InvalidState { type_name, detail } => {
+                write!(f, "invalid {type_name} aggregate state: {detail}")
+            }
         }
     }
 }

@@ -153,23 +153,69 @@ pub fn combine(type_name: &'static str, a: &[f64], b: &[f64]) -> Result<Vec<f64>
 
 /// The sum of an aggregate state; `None` for no rows.
 pub fn state_sum<E: Element>(state: &[f64]) -> Result<Option<Vec<E>>, VectorError> {
-    finish(state, 1.0, "sum")
+    finish(state, false, "sum")
 }
 
 /// The mean of an aggregate state; `None` for no rows.
 pub fn state_avg<E: Element>(state: &[f64]) -> Result<Option<Vec<E>>, VectorError> {
-    let n = state.first().copied().unwrap_or(0.0);
-    finish(state, n, "avg")
+    finish(state, true, "avg")
 }
 
-fn finish<E: Element>(
-    state: &[f64],
-    div: f64,
-    op: &'static str,
-) -> Result<Option<Vec<E>>, VectorError> {
-    if state.first().copied().unwrap_or(0.0) == 0.0 {
+fn invalid_state<E: Element>(detail: String) -> VectorError {
+    VectorError::InvalidState {
+        type_name: E::TYPE_NAME,
+        detail,
+    }
+}
+
+/// Checks a state `[count, sum_1, ..., sum_n]` as SQL users can pass any
+/// `double precision[]` to the final functions: `Ok(None)` for the empty state (count 0,
+/// no rows), else the count, which must be a positive integer, with `1 ≤ n ≤ MAX_DIM`
+/// finite sums.
+fn check_state<E: Element>(state: &[f64]) -> Result<Option<f64>, VectorError> {
+    let Some(&count) = state.first() else {
+        return Ok(None);
+    };
+    if count == 0.0 {
         return Ok(None);
     }
+    if !(count.is_finite() && count > 0.0 && count.fract() == 0.0) {
+        return Err(invalid_state::<E>(format!(
+            "count {count} is not a positive integer"
+        )));
+    }
+    let dims = state.len() - 1;
+    if dims == 0 {
+        return Err(invalid_state::<E>(format!(
+            "count {count} but no sums (the state needs at least 2 elements)"
+        )));
+    }
+    if dims > crate::MAX_DIM {
+        return Err(VectorError::TooManyDims {
+            type_name: E::TYPE_NAME,
+            dims,
+        });
+    }
+    if let Some(i) = state[1..].iter().position(|s| !s.is_finite()) {
+        return Err(invalid_state::<E>(format!(
+            "sum {} is {}",
+            i + 1,
+            state[i + 1]
+        )));
+    }
+    Ok(Some(count))
+}
+
+/// The sums (or, with `mean`, the sums divided by the count) of a checked state.
+fn finish<E: Element>(
+    state: &[f64],
+    mean: bool,
+    op: &'static str,
+) -> Result<Option<Vec<E>>, VectorError> {
+    let Some(count) = check_state::<E>(state)? else {
+        return Ok(None);
+    };
+    let div = if mean { count } else { 1.0 };
     state[1..]
         .iter()
         .map(|s| {
@@ -242,5 +288,55 @@ mod tests {
         assert_eq!(state_sum::<f32>(&c).unwrap().unwrap(), vec![9.0, 12.0]);
         assert_eq!(state_avg::<f32>(&[0.0]).unwrap(), None);
         assert_eq!(combine("embedding", &[0.0], &c).unwrap(), c);
+        assert_eq!(state_sum::<f32>(&[]).unwrap(), None);
+    }
+
+    /// Reliability review #5: the final functions take any `double precision[]`.
+    #[test]
+    fn final_functions_validate_the_state() {
+        let bad_state = |s: &[f64]| {
+            for r in [
+                state_sum::<f32>(s).map(|_| ()),
+                state_avg::<f32>(s).map(|_| ()),
+                state_sum::<f16>(s).map(|_| ()),
+                state_avg::<f16>(s).map(|_| ()),
+            ] {
+                assert!(
+                    matches!(r, Err(VectorError::InvalidState { .. })),
+                    "{s:?}: {r:?}"
+                );
+            }
+        };
+        bad_state(&[1.0, f64::NAN, f64::INFINITY]);
+        bad_state(&[1.0, f64::NAN, 1.0]);
+        bad_state(&[2.0, 1.0, f64::NEG_INFINITY]);
+        bad_state(&[0.0000001, 1.0]);
+        bad_state(&[-1.0, 1.0]);
+        bad_state(&[1.5, 1.0]);
+        bad_state(&[f64::NAN, 1.0]);
+        bad_state(&[f64::INFINITY, 1.0]);
+        bad_state(&[1.0]);
+        let e = state_avg::<f32>(&[0.0000001, 1.0]).unwrap_err().to_string();
+        assert!(e.contains("not a positive integer"), "{e}");
+        // finite sums whose result overflows the element type
+        assert!(matches!(
+            state_sum::<f32>(&[1.0, 1e39]),
+            Err(VectorError::Overflow { .. })
+        ));
+        assert!(matches!(
+            state_avg::<f16>(&[2.0, 1e6]),
+            Err(VectorError::Overflow { .. })
+        ));
+        assert!(matches!(
+            state_sum::<f32>(&vec![1.0; crate::MAX_DIM + 2]),
+            Err(VectorError::TooManyDims { .. })
+        ));
+        // large integer counts are fine
+        assert_eq!(state_avg::<f32>(&[1e15, 2e15]).unwrap().unwrap(), vec![2.0]);
+        // every result element is finite
+        assert_eq!(
+            state_sum::<f16>(&[3.0, 65504.0]).unwrap().unwrap(),
+            vec![f16::MAX]
+        );
     }
 }

@@ -102,12 +102,23 @@ pub fn parse<E: Element>(input: &str) -> Result<Vec<E>, VectorError> {
             type_name: E::TYPE_NAME,
         });
     }
-    let mut out = Vec::with_capacity(body.len() / 4 + 1);
+    // Count the elements before allocating anything: the capacity is exact and never
+    // above MAX_DIM, whatever the input's length (a 1 GB literal must not make a 1 GB
+    // vector before the dimension check).
+    let dims = body.bytes().filter(|&b| b == b',').count() + 1;
+    if dims > crate::MAX_DIM {
+        return Err(VectorError::TooManyDims {
+            type_name: E::TYPE_NAME,
+            dims,
+        });
+    }
+    let mut out = Vec::with_capacity(dims);
     for tok in body.split(',') {
         if out.len() == crate::MAX_DIM {
+            // unreachable after the count above; kept so the loop itself is bounded
             return Err(VectorError::TooManyDims {
                 type_name: E::TYPE_NAME,
-                dims: body.split(',').count(),
+                dims,
             });
         }
         out.push(parse_element::<E>(input, tok.trim_matches(is_space))?);
@@ -252,7 +263,19 @@ mod tests {
             Err(VectorError::TooManyDims { dims: 16001, .. })
         ));
         let max = format!("[{}]", vec!["1"; crate::MAX_DIM].join(","));
-        assert_eq!(p32(&max).unwrap().len(), crate::MAX_DIM);
+        let v = p32(&max).unwrap();
+        assert_eq!(v.len(), crate::MAX_DIM);
+        assert_eq!(v.capacity(), crate::MAX_DIM);
+        // too many elements is reported before any element is parsed or stored
+        let junk = format!("[{}]", vec!["x"; crate::MAX_DIM + 5].join(","));
+        assert!(matches!(
+            p32(&junk),
+            Err(VectorError::TooManyDims { dims: 16005, .. })
+        ));
+        // a long input of few elements allocates for those elements only
+        let spaced = format!("[1,{}2]", " ".repeat(1 << 20));
+        let v = p32(&spaced).unwrap();
+        assert_eq!((v.len(), v.capacity()), (2, 2));
     }
 
     #[test]
