@@ -20,6 +20,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::EncoderError;
+use crate::kernels::{Kernels, SimdLevel};
 
 /// An independent unit of work for [`Exec::run_jobs`].
 pub(crate) type Job<'a> = Box<dyn FnOnce(&Par) + Send + 'a>;
@@ -27,11 +28,12 @@ pub(crate) type Job<'a> = Box<dyn FnOnce(&Par) + Send + 'a>;
 /// Owner of the (optional) private worker pool.
 pub(crate) struct Exec {
     threads: usize,
+    kernels: Kernels,
     pool: Option<rayon::ThreadPool>,
 }
 
 impl Exec {
-    pub(crate) fn new(threads: usize) -> Result<Exec, EncoderError> {
+    pub(crate) fn new(threads: usize, kernels: Kernels) -> Result<Exec, EncoderError> {
         if threads == 0 {
             return Err(EncoderError::InvalidOptions(
                 "threads must be at least 1".into(),
@@ -40,6 +42,7 @@ impl Exec {
         if threads == 1 {
             return Ok(Exec {
                 threads,
+                kernels,
                 pool: None,
             });
         }
@@ -67,12 +70,17 @@ impl Exec {
             .map_err(|e| EncoderError::ThreadPool(e.to_string()))?;
         Ok(Exec {
             threads,
+            kernels,
             pool: Some(pool),
         })
     }
 
     pub(crate) fn threads(&self) -> usize {
         self.threads
+    }
+
+    pub(crate) fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// Runs independent `jobs` concurrently on the private pool, each with a single-threaded
@@ -91,7 +99,10 @@ impl Exec {
                 if !stop.load(Ordering::Relaxed) && should_stop() {
                     stop.store(true, Ordering::Relaxed);
                 }
-                job(&Par { threads: 1 });
+                job(&Par {
+                    threads: 1,
+                    kernels: self.kernels,
+                });
             }
             return;
         };
@@ -100,8 +111,12 @@ impl Exec {
         pool.in_place_scope(|scope| {
             for job in jobs {
                 let done = &done;
+                let kernels = self.kernels;
                 scope.spawn(move |_| {
-                    job(&Par { threads: 1 });
+                    job(&Par {
+                        threads: 1,
+                        kernels,
+                    });
                     done.fetch_add(1, Ordering::Release);
                 });
             }
@@ -119,10 +134,13 @@ impl Exec {
     /// inside the private pool (the calling thread blocks until `f` returns).
     pub(crate) fn run<R: Send>(&self, f: impl FnOnce(&Par) -> R + Send) -> R {
         match &self.pool {
-            None => f(&Par { threads: 1 }),
+            None => f(&Par {
+                threads: 1,
+                kernels: self.kernels,
+            }),
             Some(pool) => {
-                let threads = self.threads;
-                pool.install(move || f(&Par { threads }))
+                let (threads, kernels) = (self.threads, self.kernels);
+                pool.install(move || f(&Par { threads, kernels }))
             }
         }
     }
@@ -131,24 +149,31 @@ impl Exec {
 /// Parallel-execution handle, valid only inside [`Exec::run`].
 pub(crate) struct Par {
     threads: usize,
+    kernels: Kernels,
 }
 
 impl Par {
-    /// A handle that runs everything on the calling thread (for work inside one task of an
-    /// outer parallel section).
-    pub(crate) const SEQUENTIAL: Par = Par { threads: 1 };
+    /// A handle with the same kernels that runs everything on the calling thread (for work
+    /// inside one task of an outer parallel section).
+    pub(crate) fn sequential(&self) -> Par {
+        Par {
+            threads: 1,
+            kernels: self.kernels,
+        }
+    }
 
     pub(crate) fn threads(&self) -> usize {
         self.threads
     }
 
-    /// The parallelism to hand to the gemm kernels.
-    pub(crate) fn gemm(&self) -> gemm_common::Parallelism {
-        if self.threads == 1 {
-            gemm_common::Parallelism::None
-        } else {
-            gemm_common::Parallelism::Rayon(self.threads)
-        }
+    /// The kernels to run (always runnable on this CPU, see [`Kernels`]).
+    pub(crate) fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    /// SIMD level of the f32 and element-wise kernels.
+    pub(crate) fn level(&self) -> SimdLevel {
+        self.kernels.level()
     }
 
     /// Index of the current worker in `0..threads()` (0 when single-threaded); used to pick a
