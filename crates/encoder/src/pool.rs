@@ -8,7 +8,8 @@
 //!   calling thread only waits while a parallel section runs). The workers are spawned with
 //!   every signal blocked (the mask is inherited from the spawning thread, so there is no
 //!   window in which a worker could take a process-directed signal), and they block all
-//!   signals again as their first action. The global rayon pool is never used.
+//!   signals again as their first action (`codevec_threads::pool`, shared with the ivf
+//!   build). The global rayon pool is never used.
 //!
 //! Code that needs parallelism receives a [`Par`] from [`Exec::run`]; a `Par` with more than
 //! one thread only exists inside the private pool, so rayon calls made through it can never
@@ -46,27 +47,7 @@ impl Exec {
                 pool: None,
             });
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("codevec-enc-{i}"))
-            .spawn_handler(|thread| {
-                let mut builder = std::thread::Builder::new();
-                if let Some(name) = thread.name() {
-                    builder = builder.name(name.to_owned());
-                }
-                if let Some(size) = thread.stack_size() {
-                    builder = builder.stack_size(size);
-                }
-                // Block everything in the spawning thread while the worker is created so the
-                // worker starts life with all signals blocked; the guard restores our mask.
-                let _guard = SignalMaskGuard::block_all();
-                builder.spawn(move || {
-                    block_all_signals_in_current_thread();
-                    thread.run()
-                })?;
-                Ok(())
-            })
-            .build()
+        let pool = codevec_threads::pool(threads, "codevec-enc")
             .map_err(|e| EncoderError::ThreadPool(e.to_string()))?;
         Ok(Exec {
             threads,
@@ -259,43 +240,5 @@ impl<T> PerWorker<T> {
         let idx = par.worker_index() % self.slots.len();
         let mut guard = self.slots[idx].lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
-    }
-}
-
-/// Blocks every signal in the current thread until dropped, then restores the previous mask.
-struct SignalMaskGuard {
-    previous: libc::sigset_t,
-}
-
-impl SignalMaskGuard {
-    fn block_all() -> SignalMaskGuard {
-        // SAFETY: sigset_t is a plain C struct for which all-zero bytes is a valid value;
-        // sigfillset/pthread_sigmask only write through the valid pointers we pass.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut previous: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut previous);
-            SignalMaskGuard { previous }
-        }
-    }
-}
-
-impl Drop for SignalMaskGuard {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask captured in `block_all` for this same thread; the pointer
-        // is valid for the duration of the call and the old-mask pointer may be null.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
-        }
-    }
-}
-
-fn block_all_signals_in_current_thread() {
-    // SAFETY: as above; only the calling (worker) thread's mask is changed.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
