@@ -67,8 +67,9 @@ impl Exec {
     /// Runs independent `jobs` concurrently on the private pool, each with a single-threaded
     /// [`Par`], while the calling thread polls `should_stop` about every millisecond; once it
     /// returns `true`, `stop` is set (the jobs check it between steps). Returns when every job
-    /// has finished. Single-threaded encoders run the jobs one after another on the calling
-    /// thread, polling between them.
+    /// has finished. A panic in a job sets `stop` and is re-raised on the calling thread
+    /// after all jobs have finished. Single-threaded encoders run the jobs one after another
+    /// on the calling thread, polling between them.
     pub(crate) fn run_jobs<'a>(
         &self,
         jobs: Vec<Job<'a>>,
@@ -94,11 +95,15 @@ impl Exec {
                 let done = &done;
                 let kernels = self.kernels;
                 scope.spawn(move |_| {
+                    // Counted on every exit, unwinding included: a panicking job must not
+                    // leave the loop below waiting for it forever (deaf to cancellation).
+                    // The panic also stops the other jobs; rayon re-raises it on this thread
+                    // once the scope ends, i.e. after every job has finished.
+                    let _done = Finished { done, stop };
                     job(&Par {
                         threads: 1,
                         kernels,
                     });
-                    done.fetch_add(1, Ordering::Release);
                 });
             }
             // This closure runs on the calling thread while the workers run the jobs.
@@ -124,6 +129,22 @@ impl Exec {
                 pool.install(move || f(&Par { threads, kernels }))
             }
         }
+    }
+}
+
+/// Counts a job of [`Exec::run_jobs`] as finished when dropped; if it is dropped by a panic,
+/// also tells the other jobs to stop.
+struct Finished<'a> {
+    done: &'a AtomicUsize,
+    stop: &'a AtomicBool,
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        self.done.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -240,5 +261,45 @@ impl<T> PerWorker<T> {
         let idx = par.worker_index() % self.slots.len();
         let mut guard = self.slots[idx].lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_panicking_job_reaches_the_caller_promptly_and_stops_the_others() {
+        let exec = Exec::new(2, Kernels::detect()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // on a thread of its own, so that a regression hangs only that thread, not the test
+        std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            let t0 = Instant::now();
+            let stop_ref = &stop;
+            let jobs: Vec<Job<'_>> = vec![
+                Box::new(|_: &Par| panic!("job failed")),
+                Box::new(move |_: &Par| {
+                    // a long job that checks `stop` between steps, like a mini-batch
+                    for _ in 0..10_000 {
+                        if stop_ref.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }),
+            ];
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                exec.run_jobs(jobs, &stop, &mut || false)
+            }));
+            let _ = tx.send((r.is_err(), stop.load(Ordering::Relaxed), t0.elapsed()));
+        });
+        let (panicked, stopped, took) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("run_jobs hung after a job panicked");
+        assert!(panicked, "the job's panic must reach the caller");
+        assert!(stopped, "the panic must stop the other jobs");
+        assert!(took < Duration::from_secs(5), "took {took:?}");
     }
 }
