@@ -8,7 +8,7 @@
 
 use crate::dense::{self, Epilogue};
 use crate::int8::QuantRows;
-use crate::matmul::{matmul, matmul_raw, View};
+use crate::kernels::SimdLevel;
 use crate::ops;
 use crate::pool::{Par, PerWorker};
 use crate::weights::{LayerWeights, Weights, HEADS, HEAD_DIM, HIDDEN, INTERMEDIATE};
@@ -103,6 +103,8 @@ impl SharedMut {
 
 pub(crate) struct Bert {
     pub(crate) w: Weights,
+    /// Level of the kernels used outside a parallel section (pooling).
+    pub(crate) level: SimdLevel,
 }
 
 /// `kt[d][j] = k[j][d]` for `len` rows of HEAD_DIM (= 32) values at stride `ldk`, into
@@ -177,6 +179,36 @@ unsafe fn transpose_head(_: *const f32, _: usize, _: usize, _: &mut [f32], _: us
     unreachable!("only called on x86_64 CPUs with AVX-512")
 }
 
+/// [`transpose_head`] at `level`: the AVX-512 register transpose, or a plain gather.
+///
+/// # Safety
+/// The CPU supports `level`; `k` valid for `len` rows of 32 f32 at stride `ldk`;
+/// `kt.len() >= 32 * lp`, `lp >= len` a multiple of 16.
+unsafe fn transpose_head_at(
+    level: SimdLevel,
+    k: *const f32,
+    ldk: usize,
+    len: usize,
+    kt: &mut [f32],
+    lp: usize,
+) {
+    if level == SimdLevel::Avx512 {
+        // SAFETY: forwarded from the caller; the CPU has AVX-512F at this level.
+        return unsafe { transpose_head(k, ldk, len, kt, lp) };
+    }
+    assert!(lp >= len && kt.len() >= HEAD_DIM * lp);
+    for j in 0..lp {
+        for d in 0..HEAD_DIM {
+            kt[d * lp + j] = if j < len {
+                // SAFETY: row j < len, column d < 32 (the caller's contract)
+                unsafe { *k.add(j * ldk + d) }
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
 impl Bert {
     /// Rows per parallel chunk for row-wise kernels.
     fn row_chunk(par: &Par, rows: usize) -> usize {
@@ -207,6 +239,7 @@ impl Bert {
             }
             let zero = [0.0f32; HIDDEN];
             ops::bias_layer_norm(
+                par.level(),
                 chunk,
                 &zero,
                 &w.emb_ln_g,
@@ -237,7 +270,7 @@ impl Bert {
         lw.w_out
             .forward(x, ctx, t, Epilogue::Accumulate, &mut ws.quant, par);
         par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
-            ops::bias_layer_norm(chunk, &lw.b_out, &lw.ln1_g, &lw.ln1_b, eps)
+            ops::bias_layer_norm(par.level(), chunk, &lw.b_out, &lw.ln1_g, &lw.ln1_b, eps)
         });
 
         // x = LN(x + gelu(x · W1 + b1) · W2 + b2)
@@ -246,13 +279,13 @@ impl Bert {
             par.for_each_chunk_mut(x, HIDDEN * FFN_ROWS, |_, xb| {
                 let rows = xb.len() / HIDDEN;
                 ws.ffn.with(par, |(inter, q)| {
-                    let seq = &Par::SEQUENTIAL;
+                    let seq = &par.sequential();
                     let up = Epilogue::BiasGelu(&lw.b_up);
                     lw.w_up.forward(inter, xb, rows, up, q, seq);
                     lw.w_down
                         .forward(xb, inter, rows, Epilogue::Accumulate, q, seq);
                 });
-                ops::bias_layer_norm(xb, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps);
+                ops::bias_layer_norm(par.level(), xb, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps);
             });
         } else {
             // few rows (a query): each product spread over all workers
@@ -262,7 +295,7 @@ impl Bert {
             lw.w_down
                 .forward(x, inter, t, Epilogue::Accumulate, &mut ws.quant, par);
             par.for_each_chunk_mut(x, HIDDEN * chunk_rows, |_, chunk| {
-                ops::bias_layer_norm(chunk, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps)
+                ops::bias_layer_norm(par.level(), chunk, &lw.b_down, &lw.ln2_g, &lw.ln2_b, eps)
             });
         }
     }
@@ -278,7 +311,7 @@ impl Bert {
         let scale = 1.0 / (HEAD_DIM as f32).sqrt();
         let ctx_len = ctx.len();
         let ctx_ptr = SharedMut(ctx.as_mut_ptr());
-        let fast = dense::has_avx512();
+        let level = par.level();
         par.for_each(batch.seqs.len() * HEADS, |task| {
             let (first, len) = batch.seqs[task / HEADS];
             let h = task % HEADS;
@@ -287,116 +320,72 @@ impl Bert {
             let off = first * HIDDEN + h * HEAD_DIM;
             assert!(off + (len - 1) * HIDDEN + HEAD_DIM <= ctx_len);
             scratch.with(par, |buf| {
-                if fast {
-                    // scores[len, lp] = Q_h · K_h^T with K_h^T copied to a zero-padded
-                    // [HEAD_DIM, lp] block; softmax over the first `len` columns; then
-                    // ctx_h = P · V_h straight from the qkv rows.
-                    let lp = len.div_ceil(32) * 32;
-                    let (kt, rest) = buf.split_at_mut(HEAD_DIM * lp);
-                    // SAFETY: K_h rows 0..len (HEAD_DIM values at stride QKV from
-                    // base + HIDDEN) lie inside qkv (asserted above); kt holds HEAD_DIM rows of
-                    // lp >= len; the CPU has AVX-512 (`fast`).
+                // scores[len, lp] = Q_h · K_h^T with K_h^T copied to a zero-padded
+                // [HEAD_DIM, lp] block; softmax over the first `len` columns; then
+                // ctx_h = P · V_h straight from the qkv rows.
+                let lp = len.div_ceil(32) * 32;
+                let (kt, rest) = buf.split_at_mut(HEAD_DIM * lp);
+                // SAFETY: K_h rows 0..len (HEAD_DIM values at stride QKV from
+                // base + HIDDEN) lie inside qkv (asserted above); kt holds HEAD_DIM rows of
+                // lp >= len (a multiple of 32); the CPU supports the encoder's level.
+                unsafe {
+                    transpose_head_at(level, qkv[base + HIDDEN..].as_ptr(), QKV, len, kt, lp);
+                }
+                // Query rows in blocks of ROW_BLOCK, so that a block's scores stay in L1
+                // between the two products and the softmax.
+                for r0 in (0..len).step_by(ROW_BLOCK) {
+                    let rows = ROW_BLOCK.min(len - r0);
+                    let scores = &mut rest[..rows * lp];
+                    // SAFETY: Q_h rows r0..r0+rows (HEAD_DIM values at stride QKV from
+                    // `base`) lie inside qkv (asserted above); kt holds HEAD_DIM rows of
+                    // lp; scores holds `rows` rows of lp; the CPU supports `level`.
                     unsafe {
-                        transpose_head(qkv[base + HIDDEN..].as_ptr(), QKV, len, kt, lp);
-                    }
-                    // Query rows in blocks of ROW_BLOCK, so that a block's scores stay in L1
-                    // between the two products and the softmax.
-                    for r0 in (0..len).step_by(ROW_BLOCK) {
-                        let rows = ROW_BLOCK.min(len - r0);
-                        let scores = &mut rest[..rows * lp];
-                        // SAFETY: Q_h rows r0..r0+rows (HEAD_DIM values at stride QKV from
-                        // `base`) lie inside qkv (asserted above); kt holds HEAD_DIM rows of
-                        // lp; scores holds `rows` rows of lp; the CPU has AVX-512 (`fast`).
-                        unsafe {
-                            dense::small_matmul(
-                                rows,
-                                lp,
-                                HEAD_DIM,
-                                qkv[base + r0 * QKV..].as_ptr(),
-                                QKV,
-                                kt.as_ptr(),
-                                lp,
-                                scores.as_mut_ptr(),
-                                lp,
-                            )
-                        };
-                        let mut inv = [0.0f32; ROW_BLOCK];
-                        ops::exp_scaled_rows(scores, lp, len, scale, &mut inv);
-                        // SAFETY: P is `rows` rows of `len` (stride lp) in scores; V_h is len
-                        // rows of HEAD_DIM at stride QKV inside qkv (asserted above). This
-                        // writes rows first+r0..first+r0+rows, columns h*32..h*32+32 of `ctx`
-                        // (in bounds, asserted above); tasks differ in sequence (disjoint rows)
-                        // or head (disjoint columns), `ctx` is not otherwise accessed during
-                        // this parallel section, and it overlaps neither the per-worker
-                        // scratch nor qkv.
-                        unsafe {
-                            dense::small_matmul(
-                                rows,
-                                HEAD_DIM,
-                                len,
-                                scores.as_ptr(),
-                                lp,
-                                qkv[base + 2 * HIDDEN..].as_ptr(),
-                                QKV,
-                                ctx_ptr.get().add(off + r0 * HIDDEN),
-                                HIDDEN,
-                            )
-                        };
-                        // the softmax's normalisation, on the 32 outputs of each row
-                        for (r, &s) in inv[..rows].iter().enumerate() {
-                            // SAFETY: the same elements of ctx the product above just wrote.
-                            let out = unsafe {
-                                std::slice::from_raw_parts_mut(
-                                    ctx_ptr.get().add(off + (r0 + r) * HIDDEN),
-                                    HEAD_DIM,
-                                )
-                            };
-                            out.iter_mut().for_each(|v| *v *= s);
-                        }
-                    }
-                } else {
-                    let q = View {
-                        data: &qkv[base..],
-                        rows: len,
-                        cols: HEAD_DIM,
-                        rs: QKV,
-                        cs: 1,
+                        dense::small_matmul(
+                            level,
+                            rows,
+                            lp,
+                            HEAD_DIM,
+                            qkv[base + r0 * QKV..].as_ptr(),
+                            QKV,
+                            kt.as_ptr(),
+                            lp,
+                            scores.as_mut_ptr(),
+                            lp,
+                        )
                     };
-                    let kt = View {
-                        data: &qkv[base + HIDDEN..],
-                        rows: HEAD_DIM,
-                        cols: len,
-                        rs: 1,
-                        cs: QKV,
-                    };
-                    let v = View {
-                        data: &qkv[base + 2 * HIDDEN..],
-                        rows: len,
-                        cols: HEAD_DIM,
-                        rs: QKV,
-                        cs: 1,
-                    };
-                    let s = &mut buf[..len * len];
-                    matmul(s, len, q, kt, scale, false, gemm_common::Parallelism::None);
-                    ops::softmax_rows(s, len);
-                    // SAFETY: as in the fast branch: disjoint (rows, head columns) of ctx.
+                    let mut inv = [0.0f32; ROW_BLOCK];
+                    ops::exp_scaled_rows(level, scores, lp, len, scale, &mut inv);
+                    // SAFETY: P is `rows` rows of `len` (stride lp) in scores; V_h is len
+                    // rows of HEAD_DIM at stride QKV inside qkv (asserted above). This
+                    // writes rows first+r0..first+r0+rows, columns h*32..h*32+32 of `ctx`
+                    // (in bounds, asserted above); tasks differ in sequence (disjoint rows)
+                    // or head (disjoint columns), `ctx` is not otherwise accessed during
+                    // this parallel section, and it overlaps neither the per-worker
+                    // scratch nor qkv.
                     unsafe {
-                        matmul_raw(
-                            ctx_ptr.get().add(off),
+                        dense::small_matmul(
+                            level,
+                            rows,
+                            HEAD_DIM,
+                            len,
+                            scores.as_ptr(),
+                            lp,
+                            qkv[base + 2 * HIDDEN..].as_ptr(),
+                            QKV,
+                            ctx_ptr.get().add(off + r0 * HIDDEN),
                             HIDDEN,
-                            1,
-                            View {
-                                data: s,
-                                rows: len,
-                                cols: len,
-                                rs: len,
-                                cs: 1,
-                            },
-                            v,
-                            1.0,
-                            false,
-                            gemm_common::Parallelism::None,
-                        );
+                        )
+                    };
+                    // the softmax's normalisation, on the 32 outputs of each row
+                    for (r, &s) in inv[..rows].iter().enumerate() {
+                        // SAFETY: the same elements of ctx the product above just wrote.
+                        let out = unsafe {
+                            std::slice::from_raw_parts_mut(
+                                ctx_ptr.get().add(off + (r0 + r) * HIDDEN),
+                                HEAD_DIM,
+                            )
+                        };
+                        out.iter_mut().for_each(|v| *v *= s);
                     }
                 }
             });
@@ -410,7 +399,11 @@ impl Bert {
             .iter()
             .map(|&(first, len)| {
                 let mut out = vec![0.0f32; HIDDEN];
-                ops::mean_pool_normalize(&ws.x[first * HIDDEN..(first + len) * HIDDEN], &mut out);
+                ops::mean_pool_normalize(
+                    self.level,
+                    &ws.x[first * HIDDEN..(first + len) * HIDDEN],
+                    &mut out,
+                );
                 out
             })
             .collect()
@@ -423,17 +416,20 @@ mod tests {
 
     #[test]
     fn head_transpose_matches_scalar_for_every_length() {
-        if !dense::has_avx512() {
-            eprintln!("skipped: no AVX-512");
-            return;
+        for level in codevec_simd::available_levels() {
+            head_transpose_matches_scalar(level);
         }
+    }
+
+    fn head_transpose_matches_scalar(level: SimdLevel) {
         let ldk = 100;
         for len in [1usize, 2, 15, 16, 17, 31, 32, 33, 147, 256] {
             let k: Vec<f32> = (0..len * ldk).map(|i| i as f32 * 0.5 - 3.0).collect();
             let lp = len.div_ceil(32) * 32;
             let mut kt = vec![f32::NAN; HEAD_DIM * lp];
-            // SAFETY: k holds len rows of ldk >= 32 values; kt holds 32 * lp; AVX-512 checked.
-            unsafe { transpose_head(k.as_ptr(), ldk, len, &mut kt, lp) };
+            // SAFETY: k holds len rows of ldk >= 32 values; kt holds 32 * lp; `level` is
+            // one of the available levels.
+            unsafe { transpose_head_at(level, k.as_ptr(), ldk, len, &mut kt, lp) };
             for d in 0..HEAD_DIM {
                 for j in 0..lp {
                     let want = if j < len { k[j * ldk + d] } else { 0.0 };

@@ -8,9 +8,13 @@
 //! removes the per-call packing of a generic GEMM, and the fixed tile suits the encoder's
 //! shapes (N = 384, 1152, 1536; K = 384, 1536; M = tokens in the mini-batch).
 //!
-//! CPUs without AVX-512 fall back to the `gemm` crate, panel by panel (see [`crate::matmul`]).
+//! The kernel follows the encoder's SIMD level ([`crate::Kernels`], capped by
+//! `CODEVEC_SIMD`): AVX-512 (12 x 32 tiles), AVX2 + FMA (6 x 32 tiles, two 16-column passes
+//! of 12 ymm accumulators) or portable Rust (4 x 32 tiles, which LLVM vectorises for the
+//! baseline target: SSE2 on x86-64, NEON on aarch64). No third-party GEMM is used, so the
+//! cap holds for every product.
 
-use crate::matmul::{self, View};
+use crate::kernels::SimdLevel;
 use crate::pool::Par;
 
 /// Panel width (columns of `W` per panel).
@@ -135,9 +139,7 @@ pub(crate) fn matmul_packed(
     if m == 0 {
         return;
     }
-    if !has_avx512() {
-        return matmul_fallback(c, a, m, w, epi, par);
-    }
+    let level = par.level();
     let cptr = SharedC(c.as_mut_ptr());
     split_gemm(par, m, n / NR, MC, |rows, panels| {
         let mr = rows.end - rows.start;
@@ -146,6 +148,7 @@ pub(crate) fn matmul_packed(
         // accessed otherwise during this call.
         unsafe {
             rows_block_raw(
+                level,
                 cptr.get().add(rows.start * n),
                 mr * n,
                 &a[rows.start * k..rows.end * k],
@@ -213,8 +216,11 @@ struct Store {
 ///
 /// # Safety
 /// `c` must point to `c_len >= m * w.n` f32s, and the columns of the given panels in all `m`
-/// rows must be valid for reads and writes and not accessed by anyone else meanwhile.
+/// rows must be valid for reads and writes and not accessed by anyone else meanwhile; the CPU
+/// must support `level`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn rows_block_raw(
+    level: SimdLevel,
     c: *mut f32,
     c_len: usize,
     a: &[f32],
@@ -244,15 +250,17 @@ unsafe fn rows_block_raw(
                     };
                     let mut i = i0;
                     while i < i0 + mc {
-                        let rows = tile_rows(i0 + mc - i);
-                        let a_ptr = a.as_ptr().add(i * k + k0);
-                        let b_ptr = panel.as_ptr().add(k0 * NR + half * HALF);
-                        let c_ptr = c.add(i * n + col);
+                        let rows = tile_rows(level, i0 + mc - i);
                         // SAFETY: rows i..i+rows < m, columns col..col+HALF <= n and depth
                         // k0..k0+kc <= k are inside A (m*k), the panel (k*NR) and C (m*n), as
                         // asserted above; the bias slice has HALF values from col; the CPU
-                        // has AVX-512F (checked by the caller).
-                        kernel_dispatch(rows, kc, a_ptr, k, b_ptr, NR, c_ptr, n, store);
+                        // supports `level` (the caller's contract).
+                        unsafe {
+                            let a_ptr = a.as_ptr().add(i * k + k0);
+                            let b_ptr = panel.as_ptr().add(k0 * NR + half * HALF);
+                            let c_ptr = c.add(i * n + col);
+                            kernel_dispatch(level, rows, kc, a_ptr, k, b_ptr, NR, c_ptr, n, store);
+                        }
                         i += rows;
                     }
                 }
@@ -270,17 +278,72 @@ const ROWS: usize = 12;
 /// short query (14 tokens for 10 words) streams every weight once instead of twice.
 const MAX_ROWS: usize = 14;
 
+/// Rows per tile of the AVX2 kernel (two 16-column passes of 6 x 2 ymm accumulators).
+const ROWS_AVX2: usize = 6;
+/// Rows per tile of the portable kernel.
+const ROWS_PORTABLE: usize = 4;
+
 /// Rows of the next tile when `left` rows remain.
-fn tile_rows(left: usize) -> usize {
-    if left <= MAX_ROWS {
-        left
-    } else {
-        ROWS
+fn tile_rows(level: SimdLevel, left: usize) -> usize {
+    match level {
+        SimdLevel::Avx512 if left <= MAX_ROWS => left,
+        SimdLevel::Avx512 => ROWS,
+        SimdLevel::Avx2 => left.min(ROWS_AVX2),
+        SimdLevel::Scalar => left.min(ROWS_PORTABLE),
+    }
+}
+
+/// Calls `$kernel::<R>($args)` for `R = $rows` (a literal list of the allowed values).
+macro_rules! by_rows {
+    ($rows:expr, $kernel:ident, [$($r:literal),*], $args:tt) => {
+        match $rows {
+            $($r => $kernel::<$r> $args,)*
+            r => unreachable!("micro-kernel rows {r} out of range"),
+        }
+    };
+}
+pub(crate) use by_rows;
+
+/// The micro-kernel of `level` on an `rows x 32` tile (`rows <= tile_rows(level, rows)`).
+///
+/// # Safety
+/// As for [`kernel`]; the CPU must support `level`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_dispatch(
+    level: SimdLevel,
+    rows: usize,
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    st: Store,
+) {
+    // SAFETY (all arms): forwarded from the caller's contract; each level's kernel is only
+    // called at that level, which the CPU supports.
+    unsafe {
+        match level {
+            SimdLevel::Avx512 => kernel_dispatch_avx512(rows, kc, a, lda, b, ldb, c, ldc, st),
+            SimdLevel::Avx2 => by_rows!(
+                rows,
+                kernel_avx2,
+                [1, 2, 3, 4, 5, 6],
+                (kc, a, lda, b, ldb, c, ldc, st)
+            ),
+            SimdLevel::Scalar => by_rows!(
+                rows,
+                kernel_portable,
+                [1, 2, 3, 4],
+                (kc, a, lda, b, ldb, c, ldc, st)
+            ),
+        }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel_dispatch(
+unsafe fn kernel_dispatch_avx512(
     rows: usize,
     kc: usize,
     a: *const f32,
@@ -412,14 +475,15 @@ unsafe fn kernel<const R: usize>(
 
 /// `C[m, n] = A[m, k] · B[k, n]` for small strided operands (attention), `n` a multiple of
 /// 32: `A` rows at stride `lda`, `B` rows at stride `ldb` (32-column blocks contiguous),
-/// `C` rows at stride `ldc`. Only for AVX-512 CPUs ([`has_avx512`]).
+/// `C` rows at stride `ldc`, on the kernel of `level`.
 ///
 /// # Safety
-/// The CPU must have AVX-512F; `a` must be valid for `m` rows of `k` reads at stride `lda`,
+/// The CPU must support `level`; `a` must be valid for `m` rows of `k` reads at stride `lda`,
 /// `b` for `k` rows of `n` reads at stride `ldb`, `c` for `m` rows of `n` writes at stride
 /// `ldc`, and `c` must not overlap `a`/`b` or be accessed by anyone else meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn small_matmul(
+    level: SimdLevel,
     m: usize,
     n: usize,
     k: usize,
@@ -430,7 +494,7 @@ pub(crate) unsafe fn small_matmul(
     c: *mut f32,
     ldc: usize,
 ) {
-    debug_assert!(n.is_multiple_of(HALF) && has_avx512());
+    debug_assert!(n.is_multiple_of(HALF));
     let st = Store {
         load_c: false,
         bias: std::ptr::null(),
@@ -439,11 +503,12 @@ pub(crate) unsafe fn small_matmul(
     for j in (0..n).step_by(HALF) {
         let mut i = 0;
         while i < m {
-            let rows = ROWS.min(m - i);
+            let rows = tile_rows(level, m - i).min(ROWS);
             // SAFETY: rows i..i+rows < m and columns j..j+32 <= n lie inside the ranges the
-            // caller vouches for.
+            // caller vouches for; the CPU supports `level` (the caller's contract).
             unsafe {
                 kernel_dispatch(
+                    level,
                     rows,
                     k,
                     a.add(i * lda),
@@ -460,60 +525,151 @@ pub(crate) unsafe fn small_matmul(
     }
 }
 
-/// Name of the kernel the dense layers run on this CPU.
-pub(crate) fn kernel_name() -> &'static str {
-    if has_avx512() {
-        "codevec avx512 12x32 f32, packed weights"
-    } else {
-        matmul::kernel_name()
+/// Name of the kernel the f32 dense layers run at `level`.
+pub(crate) fn kernel_name(level: SimdLevel) -> &'static str {
+    match level {
+        SimdLevel::Avx512 => "codevec avx512 12x32 f32, packed weights",
+        SimdLevel::Avx2 => "codevec avx2+fma 6x32 f32, packed weights",
+        SimdLevel::Scalar => "codevec portable 4x32 f32, packed weights",
     }
 }
 
-pub(crate) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::ops::simd_level() == crate::ops::SimdLevel::Avx512
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Non-AVX-512 path: the `gemm` crate on each panel (a `K x 64` row-major matrix), then the
-/// epilogue as separate passes.
-fn matmul_fallback(
-    c: &mut [f32],
-    a: &[f32],
-    m: usize,
-    w: &PackedMatrix,
-    epi: Epilogue<'_>,
-    par: &Par,
+/// The `R x 32` AVX2 + FMA micro-kernel (`R <= 6`): two passes over 16 columns each, with
+/// `2 R` ymm accumulators, 2 loads of W and `R` broadcasts of A per step of k; same contract
+/// and epilogue as the AVX-512 [`kernel`].
+///
+/// # Safety
+/// CPU must support AVX2 and FMA; pointers as for [`kernel`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn kernel_avx2<const R: usize>(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    st: Store,
 ) {
-    let (k, n) = (w.k, w.n);
-    let accumulate = match epi {
-        Epilogue::Accumulate => true,
-        Epilogue::Bias(b) | Epilogue::BiasGelu(b) => {
-            for row in c.chunks_exact_mut(n) {
-                row.copy_from_slice(b);
+    use std::arch::x86_64::*;
+    // SAFETY: all pointer offsets stay within the ranges promised by the caller (R rows of
+    // A and C, kc rows of 32 values of B, 32 bias values).
+    unsafe {
+        for h in [0usize, 16] {
+            let mut t: [[__m256; 2]; R] = [[_mm256_setzero_ps(); 2]; R];
+            let mut bp = b.add(h);
+            for kk in 0..kc {
+                let b0 = _mm256_loadu_ps(bp);
+                let b1 = _mm256_loadu_ps(bp.add(8));
+                for r in 0..R {
+                    let av = _mm256_broadcast_ss(&*a.add(r * lda + kk));
+                    t[r][0] = _mm256_fmadd_ps(av, b0, t[r][0]);
+                    t[r][1] = _mm256_fmadd_ps(av, b1, t[r][1]);
+                }
+                bp = bp.add(ldb);
             }
-            true
+            let (bias0, bias1) = if st.bias.is_null() {
+                (_mm256_setzero_ps(), _mm256_setzero_ps())
+            } else {
+                (
+                    _mm256_loadu_ps(st.bias.add(h)),
+                    _mm256_loadu_ps(st.bias.add(h + 8)),
+                )
+            };
+            for r in 0..R {
+                let cr = c.add(r * ldc + h);
+                let mut v0 = _mm256_add_ps(t[r][0], bias0);
+                let mut v1 = _mm256_add_ps(t[r][1], bias1);
+                if st.load_c {
+                    v0 = _mm256_add_ps(v0, _mm256_loadu_ps(cr));
+                    v1 = _mm256_add_ps(v1, _mm256_loadu_ps(cr.add(8)));
+                }
+                _mm256_storeu_ps(cr, v0);
+                _mm256_storeu_ps(cr.add(8), v1);
+                if st.gelu {
+                    crate::ops::gelu_in_place(std::slice::from_raw_parts_mut(cr, 16));
+                }
+            }
         }
-    };
-    for p in 0..n / NR {
-        let panel = w.panel(p);
-        matmul::matmul(
-            &mut c[p * NR..],
-            n,
-            View::rows(a, m, k, k),
-            View::rows(panel, k, NR, NR),
-            1.0,
-            accumulate,
-            par.gemm(),
-        );
     }
-    if let Epilogue::BiasGelu(_) = epi {
-        par.for_each_chunk_mut(c, n * 64, |_, chunk| crate::ops::gelu_in_place(chunk));
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_avx2<const R: usize>(
+    _: usize,
+    _: *const f32,
+    _: usize,
+    _: *const f32,
+    _: usize,
+    _: *mut f32,
+    _: usize,
+    _: Store,
+) {
+    unreachable!("the AVX2 kernel is only called on x86_64 CPUs that have it")
+}
+
+/// `a * b + c`, fused where the target has a hardware FMA at its baseline (aarch64), plain
+/// otherwise (a software `fmaf` call per product would make the portable path crawl).
+#[inline(always)]
+pub(crate) fn madd(a: f32, b: f32, c: f32) -> f32 {
+    if cfg!(any(target_arch = "aarch64", target_feature = "fma")) {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// The portable `R x 32` micro-kernel (`R <= 4`): two passes over 16 columns with `R x 16`
+/// accumulators, written for LLVM to vectorise on the baseline target; same contract and
+/// epilogue as the AVX-512 [`kernel`].
+///
+/// # Safety
+/// Pointers as for [`kernel`] (no CPU requirement).
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn kernel_portable<const R: usize>(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    st: Store,
+) {
+    // SAFETY: all pointer offsets stay within the ranges promised by the caller (R rows of
+    // A and C, kc rows of 32 values of B, 32 bias values).
+    unsafe {
+        for h in [0usize, 16] {
+            let mut t = [[0f32; 16]; R];
+            for kk in 0..kc {
+                let brow = std::slice::from_raw_parts(b.add(kk * ldb + h), 16);
+                for r in 0..R {
+                    let av = *a.add(r * lda + kk);
+                    for j in 0..16 {
+                        t[r][j] = madd(av, brow[j], t[r][j]);
+                    }
+                }
+            }
+            for r in 0..R {
+                let cr = std::slice::from_raw_parts_mut(c.add(r * ldc + h), 16);
+                for j in 0..16 {
+                    let mut v = t[r][j];
+                    if !st.bias.is_null() {
+                        v += *st.bias.add(h + j);
+                    }
+                    if st.load_c {
+                        v += cr[j];
+                    }
+                    cr[j] = v;
+                }
+                if st.gelu {
+                    crate::ops::gelu_in_place(cr);
+                }
+            }
+        }
     }
 }
 
@@ -548,7 +704,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn packed_gemm_matches_naive_for_all_row_remainders_and_threads() {
+    fn packed_gemm_matches_naive_for_all_row_remainders_threads_and_levels() {
+        for level in codevec_simd::available_levels() {
+            eprintln!("f32 dense at {}", level.name());
+            packed_gemm_matches_naive(crate::Kernels::for_level(level).unwrap());
+        }
+    }
+
+    fn packed_gemm_matches_naive(kernels: crate::Kernels) {
         for &(m, k, n) in &[
             (1usize, 384usize, 128usize),
             (13, 384, 64),
@@ -567,7 +730,7 @@ pub(crate) mod tests {
             assert_eq!(pw.get(3, n - 1), w[3 * n + n - 1]);
             let want = naive(&a, &w, m, k, n);
             for threads in [1, 2] {
-                let exec = Exec::new(threads).unwrap();
+                let exec = Exec::new(threads, kernels).unwrap();
                 let mut c = vec![0.5f32; m * n];
                 exec.run(|par| matmul_packed(&mut c, &a, m, &pw, Epilogue::Accumulate, par));
                 for (x, y) in c.iter().zip(&want) {

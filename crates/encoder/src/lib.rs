@@ -11,11 +11,13 @@
 //! The model is read only from the directory handed to [`Encoder::load`] (files
 //! `config.json`, `tokenizer.json`, `model.safetensors`); nothing is downloaded.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod bert;
 mod dense;
 mod error;
 mod int8;
-mod matmul;
+mod kernels;
 mod ops;
 mod pool;
 mod tensor_file;
@@ -28,6 +30,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use error::EncoderError;
+pub use kernels::{Int8Kernel, Kernels, SimdLevel};
 pub use tokenize::MAX_TOKENS;
 
 use bert::{Bert, Packed, Workspace};
@@ -47,8 +50,9 @@ pub enum Precision {
     /// IEEE single precision throughout (matches the reference to cosine > 0.99999).
     #[default]
     F32,
-    /// Dense layers as 8-bit integer products (AVX512-VNNI), everything else in f32: about
-    /// twice as fast, cosine ≥ 0.995 to the reference. Needs a CPU with AVX512-VNNI.
+    /// Dense layers as 8-bit integer products, everything else in f32: cosine ≥ 0.995 to the
+    /// reference. Runs on every CPU (see [`Int8Kernel`]); about twice as fast as f32 with
+    /// AVX512-VNNI or AVX-VNNI.
     Int8,
 }
 
@@ -66,7 +70,7 @@ impl std::str::FromStr for Precision {
 }
 
 impl Precision {
-    /// Whether this CPU can run the precision.
+    /// Whether this CPU can run the precision: always (kept for callers that ask).
     pub fn supported(self) -> bool {
         match self {
             Precision::F32 => true,
@@ -117,10 +121,13 @@ pub struct EncoderInfo {
     pub precision: Precision,
     pub threads: usize,
     pub max_batch: usize,
-    /// Instruction set used by the element-wise kernels ("avx512", "avx2+fma", "baseline").
+    /// SIMD level of the f32 and element-wise kernels ("avx512", "avx2", "scalar"; see
+    /// `codevec_simd`, capped by `CODEVEC_SIMD`).
     pub simd: &'static str,
-    /// Matrix-multiplication kernel used for the dense layers.
+    /// Matrix-multiplication kernel used for the dense layers at this precision.
     pub gemm_kernel: &'static str,
+    /// The kernels in use (level and int8 kernel).
+    pub kernels: Kernels,
     pub load_time: Duration,
 }
 
@@ -135,8 +142,19 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Loads the model from `model_dir`. Errors name the missing or corrupt file.
+    /// Loads the model from `model_dir`, for the kernels of [`Kernels::detect`] (the CPU's
+    /// SIMD level capped by `CODEVEC_SIMD`). Errors name the missing or corrupt file.
     pub fn load(model_dir: &Path, opts: EncoderOptions) -> Result<Encoder, EncoderError> {
+        Encoder::load_with_kernels(model_dir, opts, Kernels::detect())
+    }
+
+    /// Like [`Encoder::load`], with explicit kernels (e.g. `Kernels::for_level(SimdLevel::Avx2)`
+    /// to run what an AVX2-only CPU runs; tests compare levels in one process this way).
+    pub fn load_with_kernels(
+        model_dir: &Path,
+        opts: EncoderOptions,
+        kernels: Kernels,
+    ) -> Result<Encoder, EncoderError> {
         let start = Instant::now();
         if opts.max_batch == 0 {
             return Err(EncoderError::InvalidOptions(
@@ -160,17 +178,14 @@ impl Encoder {
 
         let config = weights::load_config(&config_path)?;
         let tokenizer = WordPiece::load(&tokenizer_path)?;
-        if !opts.precision.supported() {
-            return Err(EncoderError::InvalidOptions(format!(
-                "precision {} needs a CPU with AVX-512 VNNI, which this one lacks (use f32)",
-                opts.precision
-            )));
-        }
         let w = weights::load_weights(&weights_path, config, opts.precision)?;
-        let exec = Exec::new(opts.threads)?;
+        let exec = Exec::new(opts.threads, kernels)?;
         Ok(Encoder {
             tokenizer,
-            bert: Bert { w },
+            bert: Bert {
+                w,
+                level: kernels.level(),
+            },
             exec,
             opts,
             model_dir: model_dir.to_owned(),
@@ -351,8 +366,12 @@ impl Encoder {
             precision: self.opts.precision,
             threads: self.exec.threads(),
             max_batch: self.opts.max_batch,
-            simd: ops::simd_name(),
-            gemm_kernel: dense::kernel_name(),
+            simd: self.exec.kernels().level().name(),
+            gemm_kernel: match self.opts.precision {
+                Precision::F32 => dense::kernel_name(self.exec.kernels().level()),
+                Precision::Int8 => int8::kernel_name(self.exec.kernels().int8()),
+            },
+            kernels: self.exec.kernels(),
             load_time: self.load_time,
         }
     }

@@ -9,77 +9,32 @@
 // clippy's iterator suggestion would obscure it.
 #![allow(clippy::needless_range_loop)]
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use crate::kernels::SimdLevel;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum SimdLevel {
-    Baseline = 1,
-    Avx2Fma = 2,
-    Avx512 = 3,
-}
-
-static LEVEL: AtomicU8 = AtomicU8::new(0);
-
-pub(crate) fn simd_level() -> SimdLevel {
-    match LEVEL.load(Ordering::Relaxed) {
-        1 => SimdLevel::Baseline,
-        2 => SimdLevel::Avx2Fma,
-        3 => SimdLevel::Avx512,
-        _ => {
-            let l = detect();
-            LEVEL.store(l as u8, Ordering::Relaxed);
-            l
-        }
-    }
-}
-
-fn detect() -> SimdLevel {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            return SimdLevel::Avx512;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            return SimdLevel::Avx2Fma;
-        }
-    }
-    SimdLevel::Baseline
-}
-
-pub(crate) fn simd_name() -> &'static str {
-    match simd_level() {
-        SimdLevel::Avx512 => "avx512",
-        SimdLevel::Avx2Fma => "avx2+fma",
-        SimdLevel::Baseline => "baseline",
-    }
-}
-
-/// Defines `pub(crate) fn $name(args)` that dispatches to a copy of `$body_fn` compiled for
-/// the best available instruction set.
+/// Defines `pub(crate) fn $name(level, args)` that runs a copy of `$body_fn` compiled for
+/// `level` (the encoder's [`crate::Kernels`] level, which the CPU always supports).
 macro_rules! dispatch {
     ($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) => $body:ident) => {
         $(#[$m])*
-        pub(crate) fn $name($($arg: $ty),*) {
+        pub(crate) fn $name(level: SimdLevel, $($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
                 unsafe fn avx512($($arg: $ty),*) { $body($($arg),*) }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn avx2($($arg: $ty),*) { $body($($arg),*) }
-                match simd_level() {
-                    // SAFETY: simd_level() only reports Avx512 when the CPU has avx512f/vl/dq
-                    // and fma (runtime detection), which is all this copy was compiled for.
+                match level {
+                    // SAFETY: a Kernels level is always one the CPU supports (checked when the
+                    // Kernels value is made); SimdLevel::Avx512 implies avx512f/vl/dq/bw,
+                    // avx2 and fma, which is all this copy was compiled for.
                     SimdLevel::Avx512 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: reported only when avx2 and fma were detected at run time.
-                    SimdLevel::Avx2Fma => return unsafe { avx2($($arg),*) },
-                    SimdLevel::Baseline => {}
+                    // SAFETY: as above; SimdLevel::Avx2 implies avx2 and fma.
+                    SimdLevel::Avx2 => return unsafe { avx2($($arg),*) },
+                    SimdLevel::Scalar => {}
                 }
             }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = level;
             $body($($arg),*)
         }
     };
@@ -212,19 +167,6 @@ fn sum_of(row: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-#[inline(always)]
-fn exp_sub_in_place(row: &mut [f32], max: f32) {
-    let mut chunks = row.chunks_exact_mut(LANES);
-    for c in &mut chunks {
-        for i in 0..LANES {
-            c[i] = exp_f32(c[i] - max);
-        }
-    }
-    for v in chunks.into_remainder() {
-        *v = exp_f32(*v - max);
-    }
-}
-
 /// `row = exp((row - max) * scale)`; returns the sum of the new values.
 #[inline(always)]
 fn exp_scaled_sum_in_place(row: &mut [f32], max: f32, scale: f32) -> f32 {
@@ -275,23 +217,6 @@ dispatch!(
     /// `row_len..row_stride` may be overwritten with values of about 0. (Attention applies
     /// the normalisation to its 32-wide output instead of to every score.)
     fn exp_scaled_rows(data: &mut [f32], row_stride: usize, row_len: usize, scale: f32, inv_sums: &mut [f32]) => exp_scaled_rows_body
-);
-
-#[inline(always)]
-fn softmax_rows_body(data: &mut [f32], row_len: usize) {
-    for row in data.chunks_exact_mut(row_len) {
-        let max = max_of(row);
-        exp_sub_in_place(row, max);
-        let inv = 1.0 / sum_of(row);
-        for v in row.iter_mut() {
-            *v *= inv;
-        }
-    }
-}
-
-dispatch!(
-    /// Softmax over each `row_len`-long row of `data`, in place.
-    fn softmax_rows(data: &mut [f32], row_len: usize) => softmax_rows_body
 );
 
 // ---------------------------------------------------------------------------------------
@@ -417,6 +342,13 @@ mod tests {
 
     #[test]
     fn kernels_match_scalar_definitions_at_every_simd_level() {
+        for level in codevec_simd::available_levels() {
+            eprintln!("ops at {}", level.name());
+            kernels_match_scalar_definitions(level);
+        }
+    }
+
+    fn kernels_match_scalar_definitions(level: SimdLevel) {
         let bias: Vec<f32> = (0..48).map(|i| (i as f32 - 24.0) / 10.0).collect();
         let data: Vec<f32> = (0..48 * 5)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 9.0)
@@ -437,24 +369,10 @@ mod tests {
             );
         }
 
-        let mut s = data.clone();
-        softmax_rows(&mut s, 48);
-        for (row_out, row_in) in s.chunks(48).zip(data.chunks(48)) {
-            let max = row_in
-                .iter()
-                .cloned()
-                .fold(f64::NEG_INFINITY, |a, b| a.max(b as f64));
-            let z: f64 = row_in.iter().map(|&v| (v as f64 - max).exp()).sum();
-            for (&o, &v) in row_out.iter().zip(row_in) {
-                let want = (v as f64 - max).exp() / z;
-                assert!((o as f64 - want).abs() < 1e-6, "softmax {o} vs {want}");
-            }
-        }
-
         // rows of 45 values padded to 48; the unnormalised form times 1/sum is softmax(0.3 x)
         let mut e = data.clone();
         let mut inv = [0.0f32; 5];
-        exp_scaled_rows(&mut e, 48, 45, 0.3, &mut inv);
+        exp_scaled_rows(level, &mut e, 48, 45, 0.3, &mut inv);
         for ((row_out, row_in), inv) in e.chunks(48).zip(data.chunks(48)).zip(inv) {
             let max = row_in[..45]
                 .iter()
@@ -477,7 +395,7 @@ mod tests {
         let gamma: Vec<f32> = (0..48).map(|i| 1.0 + i as f32 / 100.0).collect();
         let beta: Vec<f32> = (0..48).map(|i| i as f32 / 50.0).collect();
         let mut l = data.clone();
-        bias_layer_norm(&mut l, &bias, &gamma, &beta, 1e-12);
+        bias_layer_norm(level, &mut l, &bias, &gamma, &beta, 1e-12);
         for (row_out, row_in) in l.chunks(48).zip(data.chunks(48)) {
             let v: Vec<f64> = row_in
                 .iter()
@@ -497,7 +415,7 @@ mod tests {
         }
 
         let mut pooled = vec![0.0f32; 48];
-        mean_pool_normalize(&data, &mut pooled);
+        mean_pool_normalize(level, &data, &mut pooled);
         let norm: f32 = pooled.iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
         let mut mean = vec![0.0f64; 48];

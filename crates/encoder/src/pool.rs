@@ -8,7 +8,8 @@
 //!   calling thread only waits while a parallel section runs). The workers are spawned with
 //!   every signal blocked (the mask is inherited from the spawning thread, so there is no
 //!   window in which a worker could take a process-directed signal), and they block all
-//!   signals again as their first action. The global rayon pool is never used.
+//!   signals again as their first action (`codevec_threads::pool`, shared with the ivf
+//!   build). The global rayon pool is never used.
 //!
 //! Code that needs parallelism receives a [`Par`] from [`Exec::run`]; a `Par` with more than
 //! one thread only exists inside the private pool, so rayon calls made through it can never
@@ -20,6 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::EncoderError;
+use crate::kernels::{Kernels, SimdLevel};
 
 /// An independent unit of work for [`Exec::run_jobs`].
 pub(crate) type Job<'a> = Box<dyn FnOnce(&Par) + Send + 'a>;
@@ -27,11 +29,12 @@ pub(crate) type Job<'a> = Box<dyn FnOnce(&Par) + Send + 'a>;
 /// Owner of the (optional) private worker pool.
 pub(crate) struct Exec {
     threads: usize,
+    kernels: Kernels,
     pool: Option<rayon::ThreadPool>,
 }
 
 impl Exec {
-    pub(crate) fn new(threads: usize) -> Result<Exec, EncoderError> {
+    pub(crate) fn new(threads: usize, kernels: Kernels) -> Result<Exec, EncoderError> {
         if threads == 0 {
             return Err(EncoderError::InvalidOptions(
                 "threads must be at least 1".into(),
@@ -40,33 +43,15 @@ impl Exec {
         if threads == 1 {
             return Ok(Exec {
                 threads,
+                kernels,
                 pool: None,
             });
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("codevec-enc-{i}"))
-            .spawn_handler(|thread| {
-                let mut builder = std::thread::Builder::new();
-                if let Some(name) = thread.name() {
-                    builder = builder.name(name.to_owned());
-                }
-                if let Some(size) = thread.stack_size() {
-                    builder = builder.stack_size(size);
-                }
-                // Block everything in the spawning thread while the worker is created so the
-                // worker starts life with all signals blocked; the guard restores our mask.
-                let _guard = SignalMaskGuard::block_all();
-                builder.spawn(move || {
-                    block_all_signals_in_current_thread();
-                    thread.run()
-                })?;
-                Ok(())
-            })
-            .build()
+        let pool = codevec_threads::pool(threads, "codevec-enc")
             .map_err(|e| EncoderError::ThreadPool(e.to_string()))?;
         Ok(Exec {
             threads,
+            kernels,
             pool: Some(pool),
         })
     }
@@ -75,11 +60,16 @@ impl Exec {
         self.threads
     }
 
+    pub(crate) fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
     /// Runs independent `jobs` concurrently on the private pool, each with a single-threaded
     /// [`Par`], while the calling thread polls `should_stop` about every millisecond; once it
     /// returns `true`, `stop` is set (the jobs check it between steps). Returns when every job
-    /// has finished. Single-threaded encoders run the jobs one after another on the calling
-    /// thread, polling between them.
+    /// has finished. A panic in a job sets `stop` and is re-raised on the calling thread
+    /// after all jobs have finished. Single-threaded encoders run the jobs one after another
+    /// on the calling thread, polling between them.
     pub(crate) fn run_jobs<'a>(
         &self,
         jobs: Vec<Job<'a>>,
@@ -91,7 +81,10 @@ impl Exec {
                 if !stop.load(Ordering::Relaxed) && should_stop() {
                     stop.store(true, Ordering::Relaxed);
                 }
-                job(&Par { threads: 1 });
+                job(&Par {
+                    threads: 1,
+                    kernels: self.kernels,
+                });
             }
             return;
         };
@@ -100,9 +93,17 @@ impl Exec {
         pool.in_place_scope(|scope| {
             for job in jobs {
                 let done = &done;
+                let kernels = self.kernels;
                 scope.spawn(move |_| {
-                    job(&Par { threads: 1 });
-                    done.fetch_add(1, Ordering::Release);
+                    // Counted on every exit, unwinding included: a panicking job must not
+                    // leave the loop below waiting for it forever (deaf to cancellation).
+                    // The panic also stops the other jobs; rayon re-raises it on this thread
+                    // once the scope ends, i.e. after every job has finished.
+                    let _done = Finished { done, stop };
+                    job(&Par {
+                        threads: 1,
+                        kernels,
+                    });
                 });
             }
             // This closure runs on the calling thread while the workers run the jobs.
@@ -119,36 +120,62 @@ impl Exec {
     /// inside the private pool (the calling thread blocks until `f` returns).
     pub(crate) fn run<R: Send>(&self, f: impl FnOnce(&Par) -> R + Send) -> R {
         match &self.pool {
-            None => f(&Par { threads: 1 }),
+            None => f(&Par {
+                threads: 1,
+                kernels: self.kernels,
+            }),
             Some(pool) => {
-                let threads = self.threads;
-                pool.install(move || f(&Par { threads }))
+                let (threads, kernels) = (self.threads, self.kernels);
+                pool.install(move || f(&Par { threads, kernels }))
             }
         }
+    }
+}
+
+/// Counts a job of [`Exec::run_jobs`] as finished when dropped; if it is dropped by a panic,
+/// also tells the other jobs to stop.
+struct Finished<'a> {
+    done: &'a AtomicUsize,
+    stop: &'a AtomicBool,
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+        self.done.fetch_add(1, Ordering::Release);
     }
 }
 
 /// Parallel-execution handle, valid only inside [`Exec::run`].
 pub(crate) struct Par {
     threads: usize,
+    kernels: Kernels,
 }
 
 impl Par {
-    /// A handle that runs everything on the calling thread (for work inside one task of an
-    /// outer parallel section).
-    pub(crate) const SEQUENTIAL: Par = Par { threads: 1 };
+    /// A handle with the same kernels that runs everything on the calling thread (for work
+    /// inside one task of an outer parallel section).
+    pub(crate) fn sequential(&self) -> Par {
+        Par {
+            threads: 1,
+            kernels: self.kernels,
+        }
+    }
 
     pub(crate) fn threads(&self) -> usize {
         self.threads
     }
 
-    /// The parallelism to hand to the gemm kernels.
-    pub(crate) fn gemm(&self) -> gemm_common::Parallelism {
-        if self.threads == 1 {
-            gemm_common::Parallelism::None
-        } else {
-            gemm_common::Parallelism::Rayon(self.threads)
-        }
+    /// The kernels to run (always runnable on this CPU, see [`Kernels`]).
+    pub(crate) fn kernels(&self) -> Kernels {
+        self.kernels
+    }
+
+    /// SIMD level of the f32 and element-wise kernels.
+    pub(crate) fn level(&self) -> SimdLevel {
+        self.kernels.level()
     }
 
     /// Index of the current worker in `0..threads()` (0 when single-threaded); used to pick a
@@ -237,40 +264,42 @@ impl<T> PerWorker<T> {
     }
 }
 
-/// Blocks every signal in the current thread until dropped, then restores the previous mask.
-struct SignalMaskGuard {
-    previous: libc::sigset_t,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
 
-impl SignalMaskGuard {
-    fn block_all() -> SignalMaskGuard {
-        // SAFETY: sigset_t is a plain C struct for which all-zero bytes is a valid value;
-        // sigfillset/pthread_sigmask only write through the valid pointers we pass.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut previous: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut previous);
-            SignalMaskGuard { previous }
-        }
-    }
-}
-
-impl Drop for SignalMaskGuard {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask captured in `block_all` for this same thread; the pointer
-        // is valid for the duration of the call and the old-mask pointer may be null.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
-        }
-    }
-}
-
-fn block_all_signals_in_current_thread() {
-    // SAFETY: as above; only the calling (worker) thread's mask is changed.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    #[test]
+    fn a_panicking_job_reaches_the_caller_promptly_and_stops_the_others() {
+        let exec = Exec::new(2, Kernels::detect()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // on a thread of its own, so that a regression hangs only that thread, not the test
+        std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            let t0 = Instant::now();
+            let stop_ref = &stop;
+            let jobs: Vec<Job<'_>> = vec![
+                Box::new(|_: &Par| panic!("job failed")),
+                Box::new(move |_: &Par| {
+                    // a long job that checks `stop` between steps, like a mini-batch
+                    for _ in 0..10_000 {
+                        if stop_ref.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }),
+            ];
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                exec.run_jobs(jobs, &stop, &mut || false)
+            }));
+            let _ = tx.send((r.is_err(), stop.load(Ordering::Relaxed), t0.elapsed()));
+        });
+        let (panicked, stopped, took) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("run_jobs hung after a job panicked");
+        assert!(panicked, "the job's panic must reach the caller");
+        assert!(stopped, "the panic must stop the other jobs");
+        assert!(took < Duration::from_secs(5), "took {took:?}");
     }
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 
-use codevec_encoder::{Encoder, EncoderOptions, Precision, DIMS};
+use codevec_encoder::{Encoder, EncoderOptions, Kernels, Precision, SimdLevel, DIMS};
 
 fn check(enc: &Encoder, what: &str) {
     check_bar(enc, what, 0.9999)
@@ -14,6 +14,10 @@ fn check(enc: &Encoder, what: &str) {
 fn check_bar(enc: &Encoder, what: &str, bar: f64) {
     let rows = common::reference_rows();
     assert_eq!(rows.len(), 40, "reference file should hold 40 rows");
+    check_rows(enc, what, bar, &rows);
+}
+
+fn check_rows(enc: &Encoder, what: &str, bar: f64, rows: &[common::RefRow]) {
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let batch = enc
         .embed_batch(&texts, &AtomicBool::new(false))
@@ -89,10 +93,7 @@ fn two_threads_match_reference() {
 
 #[test]
 fn int8_embeddings_stay_within_0_995_of_reference() {
-    if !Precision::Int8.supported() {
-        eprintln!("skipped: this CPU has no AVX512-VNNI");
-        return;
-    }
+    assert!(Precision::Int8.supported(), "int8 runs on every CPU");
     for threads in [1, 2] {
         let enc = Encoder::load(
             &common::model_dir(),
@@ -110,6 +111,70 @@ fn int8_embeddings_stay_within_0_995_of_reference() {
             let one = enc.embed(&row.text).unwrap();
             let cos = common::cosine(&one, &row.embedding);
             assert!(cos >= 0.995, "int8 embed({:?}): cosine {cos}", row.text);
+        }
+    }
+}
+
+/// The reference rows a level is checked on: all of them, except at the portable level
+/// (slow by design): there the short ones (the empty string, the worst case of
+/// int8, included), at most 6.
+fn rows_for(kernels: Kernels) -> Vec<common::RefRow> {
+    let rows = common::reference_rows();
+    if kernels.level() != SimdLevel::Scalar {
+        return rows;
+    }
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.token_count);
+    rows.truncate(6);
+    rows
+}
+
+/// Every SIMD level of `codevec_simd::available_levels()` (and every int8 kernel the CPU has)
+/// against the reference, each through an encoder built for it in this process: f32 at the
+/// usual 0.9999, int8 at 0.995.
+#[test]
+fn every_simd_level_and_int8_kernel_matches_reference() {
+    let levels = codevec_simd::available_levels();
+    for l in [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512] {
+        if !levels.contains(&l) {
+            eprintln!(
+                "level {} skipped: {}",
+                l.name(),
+                if codevec_simd::supported(l) {
+                    "above the CODEVEC_SIMD cap"
+                } else {
+                    "this CPU lacks it"
+                }
+            );
+        }
+    }
+    let dir = common::model_dir();
+    for kernels in Kernels::available() {
+        let rows = rows_for(kernels);
+        let mut precisions = vec![Precision::Int8];
+        if Kernels::for_level(kernels.level()) == Some(kernels) {
+            precisions.insert(0, Precision::F32); // f32 does not depend on the int8 kernel
+        }
+        for precision in precisions {
+            let bar = if precision == Precision::F32 {
+                0.9999
+            } else {
+                0.995
+            };
+            let opts = EncoderOptions {
+                threads: 1,
+                precision,
+                max_batch: 8,
+            };
+            let enc = Encoder::load_with_kernels(&dir, opts, kernels).unwrap();
+            let info = enc.info();
+            assert_eq!(info.kernels, kernels);
+            let what = format!(
+                "{precision} {kernels} [{}], {} texts",
+                info.gemm_kernel,
+                rows.len()
+            );
+            check_rows(&enc, &what, bar, &rows);
         }
     }
 }
