@@ -8,7 +8,8 @@ mod codevec {
 
     /// The SIMD kernels in use for distances, e.g.
     /// `simsimd: haswell,skylake,… (dynamic dispatch); f16: haswell (f32 accumulation); l1: avx512f`.
-    #[pg_extern(immutable, parallel_safe)]
+    // STABLE, not IMMUTABLE: the answer depends on the CPU the server runs on.
+    #[pg_extern(stable, parallel_safe)]
     fn simd_info() -> String {
         codevec_distance::simd_info()
     }

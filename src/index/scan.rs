@@ -367,9 +367,15 @@ impl ScanState {
         }
     }
 
-    /// The smallest estimate waiting in `pending` (`+inf` when empty).
+    /// The smallest estimate waiting in `pending`; when nothing waits but lists are left
+    /// to probe, `-inf` (nothing may be returned before the next list is probed: it can
+    /// hold closer rows); `+inf` when every list is probed.
     fn pending_min(&self) -> f32 {
-        self.pending.peek().map_or(f32::INFINITY, |r| r.0 .0)
+        match self.pending.peek() {
+            Some(r) => r.0 .0,
+            None if self.next_list < self.max_lists.min(self.order.len()) => f32::NEG_INFINITY,
+            None => f32::INFINITY,
+        }
     }
 
     /// Starts the next batch; false when every reachable entry was returned.
@@ -405,13 +411,13 @@ impl ScanState {
                 })
                 .collect();
             self.first.extend(batch.iter().map(|c| c.1));
+            self.next_list = first;
             // candidates the reservoir did not keep all have estimates >= the worst kept
             self.frontier = if batch.len() >= self.rerank {
                 batch.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max)
             } else {
-                f32::INFINITY
+                self.pending_min()
             };
-            self.next_list = first;
             self.batches = 1;
             // SAFETY: index open.
             unsafe { self.rerank(index, &mut batch) };
