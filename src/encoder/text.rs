@@ -8,7 +8,7 @@ use pgrx::pgrx_sql_entity_graph::metadata::{
 };
 use pgrx::prelude::*;
 
-use codevec_encoder::{Encoder, MAX_TOKENS};
+use codevec_encoder::{Encoder, MAX_INPUT_BYTES, MAX_TOKENS};
 
 /// First slice read of a long text; grows ×4 while 256 tokens are not reached.
 const FIRST_SLICE: usize = 64 * 1024;
@@ -121,6 +121,10 @@ pub unsafe fn model_text(enc: &Encoder, datum: pg_sys::Datum) -> String {
                 return s;
             }
         }
-        limit = limit.saturating_mul(4);
+        if limit >= MAX_INPUT_BYTES {
+            // the encoder reads no further into a text than this (its tokenizer cap)
+            return s;
+        }
+        limit = limit.saturating_mul(4).min(MAX_INPUT_BYTES);
     }
 }

@@ -99,6 +99,53 @@ impl Src for f16 {
     }
 }
 
+/// `a·b + c` with one rounding, as the FMA instructions of the SIMD levels compute it.
+///
+/// aarch64 (and any build with the `fma` target feature) has it in hardware
+/// (`f32::mul_add` is one instruction). Baseline x86-64 has not, and `f32::mul_add` would be
+/// a libm call per element, so there [`soft_fma`] computes the same correctly rounded value
+/// inline; other targets use `f32::mul_add` (correctly rounded in any case).
+#[inline(always)]
+pub fn fma_f32(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "fma")))]
+    {
+        soft_fma(a, b, c)
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(target_feature = "fma"))))]
+    {
+        a.mul_add(b, c)
+    }
+}
+
+/// Correctly rounded `a·b + c` for `f32` without an FMA instruction.
+///
+/// `a·b` is exact in `f64` (24 + 24 significant bits; exponents in `[-298, 256]`), and
+/// so is the error of `s = a·b + c` (TwoSum; no `f64` overflow or underflow is possible
+/// for finite `f32` operands). Rounding `s` *to odd* (if inexact and `s` is even, step one
+/// `f64` ulp towards the exact value) and then to nearest `f32` gives the correctly
+/// rounded result, as 53 ≥ 24 + 2 (Boldo & Melquiond, "Emulation of FMA and correctly
+/// rounded sums: proved algorithms using rounding to odd", 2008). Non-finite operands
+/// give `s as f32` (an infinity or NaN, as FMA gives, up to the NaN payload).
+#[inline(always)]
+pub fn soft_fma(a: f32, b: f32, c: f32) -> f32 {
+    let p = a as f64 * b as f64;
+    let c = c as f64;
+    let s = p + c;
+    let bb = s - p;
+    let err = (p - (s - bb)) + (c - bb);
+    let bits = s.to_bits();
+    // Branch-free (so that the 16 lanes vectorise): step when inexact and even, away
+    // from zero if err has the sign of s. A non-finite s has a NaN err: no step.
+    let step = (err.abs() > 0.0) & (bits & 1 == 0);
+    let away = (err > 0.0) == (s > 0.0);
+    let delta = match (step, away) {
+        (false, _) => 0,
+        (true, true) => 1,
+        (true, false) => u64::MAX,
+    };
+    f64::from_bits(bits.wrapping_add(delta)) as f32
+}
+
 /// The portable level: 16 lanes emulated in an array.
 #[derive(Clone, Copy)]
 pub(crate) struct Scalar;
@@ -119,7 +166,7 @@ impl Isa for Scalar {
     }
     #[inline(always)]
     fn fma(self, a: [f32; LANES], b: [f32; LANES], c: [f32; LANES]) -> [f32; LANES] {
-        std::array::from_fn(|i| a[i].mul_add(b[i], c[i]))
+        std::array::from_fn(|i| fma_f32(a[i], b[i], c[i]))
     }
     #[inline(always)]
     fn add(self, a: [f32; LANES], b: [f32; LANES]) -> [f32; LANES] {

@@ -319,3 +319,58 @@ fn simd_info_names_the_level() {
         "{s}"
     );
 }
+
+#[test]
+fn soft_fma_is_correctly_rounded() {
+    let check = |a: f32, b: f32, c: f32| {
+        let (got, want) = (kernels::soft_fma(a, b, c), a.mul_add(b, c));
+        assert!(
+            got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+            "fma({a:e}, {b:e}, {c:e}): {got:e} != {want:e}"
+        );
+    };
+    // random bit patterns (all magnitudes, subnormals included)
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for _ in 0..300_000 {
+        let r = next();
+        let (a, b) = (f32::from_bits(r as u32), f32::from_bits((r >> 32) as u32));
+        let c = f32::from_bits(next() as u32);
+        check(a, b, c);
+        // c close to -a·b: cancellation and exact zeros
+        check(a, b, -(a * b));
+        check(a, b, -(a * b).next_up());
+    }
+    // the kernels' typical operands, and halfway cases
+    for _ in 0..300_000 {
+        let r = next();
+        let a = ((r & 0xFFFF) as f32 - 32768.0) / 4096.0;
+        let b = (((r >> 16) & 0xFFFF) as f32 - 32768.0) / 4096.0;
+        let c = (((r >> 32) & 0xFFFFFF) as f32 - 8e6) * 1e-3;
+        check(a, b, c);
+        check(
+            1.0 + f32::EPSILON * (r % 7) as f32,
+            1.0 - f32::EPSILON / 2.0,
+            c,
+        );
+    }
+    for (a, b, c) in [
+        (1e-45, 1e-45, 0.0),
+        (1e-45, 0.5, 1e-45),
+        (1e-20, 1e-20, 0.0),
+        (f32::MAX, 2.0, -f32::MAX),
+        (f32::MAX, 1.0, f32::MAX),
+        (f32::INFINITY, 0.0, 1.0),
+        (1.0, 1.0, f32::NEG_INFINITY),
+        (-0.0, 1.0, 0.0),
+        (-0.0, 1.0, -0.0),
+        (0.0, -1.0, -0.0),
+    ] {
+        check(a, b, c);
+    }
+}

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 pub use error::EncoderError;
 pub use kernels::{Int8Kernel, Kernels, SimdLevel};
-pub use tokenize::MAX_TOKENS;
+pub use tokenize::{MAX_INPUT_BYTES, MAX_TOKENS};
 
 use bert::{Bert, Packed, Workspace};
 use pool::Exec;
@@ -226,11 +226,9 @@ impl Encoder {
             return Ok(Vec::new());
         }
         let mut ids: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
-        for (i, text) in texts.iter().enumerate() {
-            if i % 16 == 0 && should_stop() {
-                return Err(EncoderError::Cancelled);
-            }
-            ids.push(self.tokenizer.ids(text)?);
+        for text in texts {
+            // asked before every text and every prefix step of a long one
+            ids.push(self.tokenizer.ids_interruptible(text, should_stop)?);
         }
         // Longest first, like sentence-transformers; stable so equal lengths keep input order.
         let mut order: Vec<usize> = (0..texts.len()).collect();

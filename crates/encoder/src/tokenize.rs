@@ -4,7 +4,9 @@
 //!
 //! Long inputs are never tokenised whole: growing prefixes are tokenised until the first 254
 //! content tokens are known to be identical to those of the full text (see
-//! [`WordPiece::content_ids`]), so a 10 MB value costs about as much as a 4 KB one.
+//! [`WordPiece::content_ids`]), so a 10 MB value costs about as much as a 4 KB one; and no
+//! prefix is longer than [`MAX_INPUT_BYTES`], so one huge "word" (a hex dump, `repeat('a',
+//! 10^9)`) costs at most that much tokenising too.
 
 use std::path::Path;
 
@@ -15,6 +17,22 @@ use crate::error::EncoderError;
 /// Maximum sequence length, including [CLS] and [SEP] (sentence-transformers' max_seq_length).
 pub const MAX_TOKENS: usize = 256;
 const MAX_CONTENT: usize = MAX_TOKENS - 2;
+/// WordPiece's `max_input_chars_per_word` in the model's tokenizer: a longer word is one
+/// `[UNK]`, however long it is.
+const MAX_CHARS_PER_WORD: usize = 100;
+/// The most bytes of a text the tokenizer is ever given (105 KiB). 256 words of at most 100
+/// chars of at most 4 bytes, each with a separator, fit in it; so whenever the first 256
+/// tokens come from words that end within these bytes (every text without > 100-char words
+/// or long runs of white space or dropped characters before its 256th token), the result is
+/// exactly that of tokenising the whole text. A word longer than 100 chars is `[UNK]` whether
+/// cut here or not, so `repeat('a', 10^9)` also gives the whole text's tokens.
+///
+/// The encoder reads no byte of a text at or beyond `MAX_INPUT_BYTES - 4`: callers may hand
+/// over only the first `MAX_INPUT_BYTES` bytes (cut back to a char boundary) without changing
+/// the result.
+pub const MAX_INPUT_BYTES: usize = MAX_TOKENS * (MAX_CHARS_PER_WORD + 1) * 4 + 4096;
+/// Where the encoder cuts a longer text (see [`cut_point`], which reads bytes `..=CAP` only).
+const CAP: usize = MAX_INPUT_BYTES - 8;
 /// Inputs up to this many bytes are tokenised in one go.
 const FIRST_PREFIX: usize = 4096;
 /// How far back from a cut point we look for whitespace to cut after.
@@ -55,7 +73,17 @@ impl WordPiece {
 
     /// Token ids as the model sees them: `[CLS] + first 254 content tokens + [SEP]`.
     pub(crate) fn ids(&self, text: &str) -> Result<Vec<u32>, EncoderError> {
-        let content = self.content_ids(text)?;
+        self.ids_interruptible(text, &mut || false)
+    }
+
+    /// [`WordPiece::ids`], asking `should_stop` before each tokenisation step
+    /// (`Err(Cancelled)` when it says so).
+    pub(crate) fn ids_interruptible(
+        &self,
+        text: &str,
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<u32>, EncoderError> {
+        let content = self.content_ids_interruptible(text, should_stop)?;
         let mut ids = Vec::with_capacity(content.len() + 2);
         ids.push(self.cls);
         ids.extend_from_slice(&content);
@@ -70,12 +98,31 @@ impl WordPiece {
     /// text, except possibly the last one (which the cut may have split, and whose
     /// normalisation may depend on what follows). So the tokens of every word before the
     /// prefix's last word are final; once there are at least 254 of them we are done,
-    /// otherwise the prefix doubles. The tokenizer's normaliser (clean-up, lower-casing,
-    /// accent stripping, CJK spacing) works character by character, so it cannot move a word
-    /// boundary that lies before the cut.
+    /// otherwise the prefix doubles, up to [`MAX_INPUT_BYTES`], whose prefix is the answer
+    /// whatever its words (see there for why that is still the whole text's answer). The
+    /// tokenizer's normaliser (clean-up, lower-casing, accent stripping, CJK spacing) works
+    /// character by character, so it cannot move a word boundary that lies before the cut.
     pub(crate) fn content_ids(&self, text: &str) -> Result<Vec<u32>, EncoderError> {
+        self.content_ids_interruptible(text, &mut || false)
+    }
+
+    /// [`WordPiece::content_ids`], asking `should_stop` before each tokenisation step.
+    pub(crate) fn content_ids_interruptible(
+        &self,
+        text: &str,
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<u32>, EncoderError> {
+        let text = if text.len() > CAP {
+            &text[..cut_point(text, CAP)]
+        } else {
+            text
+        };
+        let text = &*squeeze_long_runs(text);
         let mut cut = FIRST_PREFIX;
         loop {
+            if should_stop() {
+                return Err(EncoderError::Cancelled);
+            }
             if cut >= text.len() {
                 let mut ids = self.encode(text)?.0;
                 ids.truncate(MAX_CONTENT);
@@ -113,7 +160,42 @@ impl WordPiece {
     }
 }
 
-/// A byte index `<= cut` that is a char boundary, preferably just after a whitespace byte.
+/// `text` with every run of more than `MAX_CHARS_PER_WORD + 1` ASCII letters and digits cut
+/// down to that length: the same tokens, at a fraction of the cost for one huge "word" (a
+/// hex dump, `repeat('a', n)`). Such a run lies inside one word (the pre-tokenizer splits only
+/// at white space, punctuation and CJK characters, none of which it holds), which has more
+/// than 100 characters before and after the cut and so is one `[UNK]` either way; the
+/// normaliser works character by character, and no special token (`[SEP]`, …, at most four
+/// letters between brackets) can overlap a run that long.
+fn squeeze_long_runs(text: &str) -> std::borrow::Cow<'_, str> {
+    const KEEP: usize = MAX_CHARS_PER_WORD + 1;
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let (mut run, mut copied) = (0usize, 0usize);
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_alphanumeric() {
+            run = 0;
+            continue;
+        }
+        run += 1;
+        if run > KEEP {
+            // drop byte i (ASCII, so i and i + 1 are char boundaries)
+            let o = out.get_or_insert_with(|| String::with_capacity(i + 256));
+            o.push_str(&text[copied..i]);
+            copied = i + 1;
+        }
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
+}
+
+/// A byte index `<= cut` that is a char boundary, preferably just after a whitespace byte
+/// (reads bytes `..=cut` only).
 fn cut_point(text: &str, cut: usize) -> usize {
     let bytes = text.as_bytes();
     let mut end = cut.min(text.len());
@@ -136,6 +218,21 @@ fn cut_point(text: &str, cut: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::cut_point;
+
+    #[test]
+    fn long_runs_are_squeezed_to_101_bytes() {
+        use super::squeeze_long_runs as sq;
+        assert_eq!(sq("abc def"), "abc def");
+        let long = "a".repeat(500);
+        assert_eq!(sq(&long), "a".repeat(101));
+        let t = format!("x {long}é{long} [SEP]{long}[SEP] end");
+        let a = "a".repeat(101);
+        assert_eq!(sq(&t), format!("x {a}é{a} [SEP]{a}[SEP] end"));
+        assert!(matches!(
+            sq("short words only"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn cut_point_prefers_whitespace_and_respects_char_boundaries() {

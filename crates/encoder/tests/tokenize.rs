@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Instant;
 
-use codevec_encoder::{Encoder, EncoderOptions, MAX_TOKENS};
+use codevec_encoder::{Encoder, EncoderOptions, MAX_INPUT_BYTES, MAX_TOKENS};
 
 fn encoder() -> Encoder {
     Encoder::load(&common::model_dir(), EncoderOptions::default()).unwrap()
@@ -135,4 +135,115 @@ fn ten_megabytes_are_tokenised_quickly() {
         "token_count + token_ids of 10 MB took {dt:?}"
     );
     eprintln!("10 MB input: token_count + token_ids in {dt:?}");
+}
+
+/// A seeded random text of about `bytes` bytes: words of 1..=`max_word` chars drawn from
+/// ASCII letters, digits, accented letters, CJK or emoji, separated by one or two of
+/// space / newline / tab / punctuation.
+fn random_text(seed: u64, bytes: usize, max_word: usize) -> String {
+    let mut x = seed | 1;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    let alphabets: [&[char]; 5] = [
+        &['a', 'b', 'e', 'k', 'n', 'r', 's', 't', 'x', 'z', 'q', 'o'],
+        &['0', '1', '7', '9', '_'],
+        &['é', 'ü', 'ñ', 'ø', 'ç'],
+        &['数', '据', '库', '向', '量'],
+        &['🚀', '🎉', '🦀', '𝔘'],
+    ];
+    let seps = [" ", "\n", "\t", ".", ", ", "()", " = ", "::", "  "];
+    let mut s = String::with_capacity(bytes + 512);
+    while s.len() < bytes {
+        let alpha = alphabets[next(alphabets.len())];
+        for _ in 0..1 + next(max_word) {
+            s.push(alpha[next(alpha.len())]);
+        }
+        s.push_str(seps[next(seps.len())]);
+    }
+    s
+}
+
+#[test]
+fn capped_tokenisation_equals_full_tokenisation_for_texts_with_separators() {
+    let enc = encoder();
+    let tok = stock_tokenizer();
+    let mut cases = Vec::new();
+    for seed in 0..24u64 {
+        // short words, then words up to 100 chars (the longest that still tokenise to pieces)
+        let max_word = if seed % 3 == 0 { 100 } else { 12 };
+        let bytes = [3_000, 9_000, 60_000, 150_000, 300_000][seed as usize % 5];
+        cases.push(random_text(seed * 7919 + 1, bytes, max_word));
+    }
+    // long ASCII runs (squeezed) next to everything that could interact with them
+    let run = "Ab1".repeat(700);
+    cases.push(format!("{run} tail words"));
+    cases.push(format!(
+        "é{run}é{run}\u{301} [SEP]{run}[MASK]{run}. more words {run}"
+    ));
+    cases.push(format!("{}{run}", "word ".repeat(240)));
+    cases.push(format!("{}{}", "a".repeat(101), " b".repeat(300)));
+    cases.push(format!("{}{}", "a".repeat(100), " b".repeat(300)));
+    // the worst case the cap is sized for: 100-char words of 4-byte chars, each one [UNK]
+    cases.push(vec!["🦀".repeat(100); 400].join(" "));
+    cases.push(vec!["é".repeat(100); 600].join("\n"));
+    for text in &cases {
+        assert!(text.len() <= 300_600);
+        let got = enc.token_ids(text).unwrap();
+        let want = full_reference(&tok, text);
+        assert_eq!(
+            got,
+            want,
+            "capped tokenisation differs for a {} B text starting {:?}",
+            text.len(),
+            text.chars().take(30).collect::<String>()
+        );
+    }
+    assert!(cases.iter().filter(|t| t.len() > MAX_INPUT_BYTES).count() >= 8);
+}
+
+#[test]
+fn four_megabyte_single_words_take_milliseconds() {
+    let enc = encoder();
+    let tok = stock_tokenizer();
+    let unk = tok.token_to_id("[UNK]").unwrap();
+    for unit in ["a", "ab", "0123456789abcdef"] {
+        let text = unit.repeat((4 << 20) / unit.len());
+        let t0 = Instant::now();
+        let ids = enc.token_ids(&text).unwrap();
+        let n = enc.token_count(&text);
+        let dt = t0.elapsed();
+        // one word of more than 100 chars is one [UNK], cut or not
+        assert_eq!(ids, vec![101, unk, 102], "{unit:?}");
+        assert_eq!(n, 3);
+        assert_eq!(ids, full_reference(&tok, &text[..1 << 20]));
+        eprintln!("4 MB of {unit:?}: token_ids + token_count in {dt:?}");
+        assert!(dt.as_millis() < 200, "4 MB of {unit:?} took {dt:?}");
+    }
+    // a run of 2-byte letters is not squeezed, only capped: bounded, if slower
+    let text = "é".repeat(2 << 20);
+    let t0 = Instant::now();
+    assert_eq!(enc.token_ids(&text).unwrap(), vec![101, unk, 102]);
+    eprintln!("4 MB of \"é\": token_ids in {:?}", t0.elapsed());
+}
+
+#[test]
+fn tokenising_a_long_text_can_be_cancelled() {
+    let enc = encoder();
+    let text = "é".repeat(2 << 20);
+    let texts: Vec<&str> = vec![&text; 3];
+    // the first check passes, the next (between prefix steps of the first text) stops
+    let mut calls = 0;
+    let r = enc.embed_batch_interruptible(&texts, &mut || {
+        calls += 1;
+        calls > 1
+    });
+    assert!(
+        matches!(r, Err(codevec_encoder::EncoderError::Cancelled)),
+        "{r:?}"
+    );
+    assert_eq!(calls, 2, "asked between prefix steps");
 }
