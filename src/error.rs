@@ -34,7 +34,9 @@ pub fn sqlstate(e: &VectorError) -> PgSqlErrorCode {
         | VectorError::DimMismatch { .. } => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
         VectorError::TooManyDims { .. } => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         VectorError::Binary { .. } => PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
-        VectorError::InvalidArgument { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        VectorError::InvalidArgument { .. } | VectorError::InvalidState { .. } => {
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE
+        }
     }
 }
 
