@@ -51,6 +51,12 @@ BEGIN
     RAISE EXCEPTION 'batch_size must be between 1 and 10000, not %', batch_size
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF NOT (pg_catalog.lower(coalesce("precision", 'f32')) OPERATOR(pg_catalog.=) 'f32'
+          OR pg_catalog.lower("precision") OPERATOR(pg_catalog.=) 'int8') THEN
+    RAISE EXCEPTION 'invalid encoder precision: "%"', "precision"
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Use ''f32'' (the default) or ''int8''.';
+  END IF;
   EXECUTE pg_catalog.format(
     'SELECT pg_catalog.count(*) FROM %s WHERE %I IS NULL AND %I IS NOT NULL',
     tbl, embedding_column, text_column) INTO todo;

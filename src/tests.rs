@@ -9,7 +9,9 @@ mod tests {
         let s = Spi::get_one::<String>("SELECT codevec.simd_info()")
             .unwrap()
             .unwrap();
-        assert!(s.starts_with("simsimd: "), "{s}");
+        assert!(s.starts_with("codevec-simd: "), "{s}");
+        let level = codevec_simd::level().name();
+        assert!(s.contains(level), "{s} names the level in use ({level})");
     }
 
     #[pg_test]

@@ -367,12 +367,22 @@ impl ScanState {
         }
     }
 
-    /// The smallest estimate waiting in `pending`; when nothing waits but lists are left
+    /// An estimate ("rank distance": squared for L2, `-q·x` on unit vectors for cosine) as
+    /// the operator's distance, so that it compares with lower bounds.
+    fn est_to_dist(&self, est: f32) -> f32 {
+        match self.meta.metric() {
+            codevec_ivf::Metric::L2 => est.max(0.0).sqrt(),
+            codevec_ivf::Metric::Cosine => 1.0 + est,
+            codevec_ivf::Metric::InnerProduct => est,
+        }
+    }
+
+    /// The smallest estimate waiting in `pending`, as a distance; when nothing waits but lists are left
     /// to probe, `-inf` (nothing may be returned before the next list is probed: it can
     /// hold closer rows); `+inf` when every list is probed.
     fn pending_min(&self) -> f32 {
         match self.pending.peek() {
-            Some(r) => r.0 .0,
+            Some(r) => self.est_to_dist(r.0 .0),
             None if self.next_list < self.max_lists.min(self.order.len()) => f32::NEG_INFINITY,
             None => f32::INFINITY,
         }
@@ -414,7 +424,7 @@ impl ScanState {
             self.next_list = first;
             // candidates the reservoir did not keep all have estimates >= the worst kept
             self.frontier = if batch.len() >= self.rerank {
-                batch.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max)
+                self.est_to_dist(batch.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max))
             } else {
                 self.pending_min()
             };

@@ -141,6 +141,10 @@ fn ivf_recall_after_build_insert_and_vacuum() {
         .query_one(&format!("SELECT count(*) FROM {t}"), &[])
         .unwrap()
         .get(0);
+    // every row is reachable in relaxed order (strict order may leave rows out rather than
+    // return them out of order: see docs/ivf.md)
+    c.batch_execute("SET codevec.iterative_scan = relaxed_order")
+        .unwrap();
     let all = topk(
         &mut c,
         t,
@@ -151,6 +155,7 @@ fn ivf_recall_after_build_insert_and_vacuum() {
         true,
         "",
     );
+    c.batch_execute("RESET codevec.iterative_scan").unwrap();
     assert_eq!(all.len() as i64, n);
     // the recall self-check agrees
     let sc: f64 = c
@@ -217,6 +222,12 @@ fn ivf_filtered_limit_is_complete() {
                 "filtered LIMIT 10 returned {} rows at probes {probes}",
                 got.len()
             );
+            // strict order (the default): sorted, and never more than the matching rows
+            let strict = topk(&mut c, t, "<->", "embedding", &q, 200, true, "WHERE tag = 7");
+            assert!(strict.windows(2).all(|w| w[0].1 <= w[1].1), "strict order is sorted");
+            assert!(strict.len() <= 120 && strict.len() >= 10, "{}", strict.len());
+            c.batch_execute("SET codevec.iterative_scan = relaxed_order")
+                .unwrap();
             let got = topk(
                 &mut c,
                 t,
@@ -227,13 +238,17 @@ fn ivf_filtered_limit_is_complete() {
                 true,
                 "WHERE tag = 7",
             );
-            assert_eq!(got.len(), 120, "every matching row is reachable");
+            c.batch_execute("RESET codevec.iterative_scan").unwrap();
+            assert_eq!(got.len(), 120, "every matching row is reachable in relaxed order");
         }
     }
     // codevec.max_probes bounds the continuation
     c.batch_execute("SET codevec.probes = 1; SET codevec.max_probes = 1")
         .unwrap();
+    c.batch_execute("SET codevec.iterative_scan = relaxed_order")
+        .unwrap();
     let got = topk(&mut c, t, "<->", "embedding", &data[0], 100_000, true, "");
+    c.batch_execute("RESET codevec.iterative_scan").unwrap();
     assert!(
         got.len() < 6000 && !got.is_empty(),
         "max_probes = 1 read one list: {}",
@@ -250,7 +265,32 @@ fn ivf_cursor_without_limit_returns_every_row_once() {
     setup(&mut c, t, "embedding(8)");
     insert_rows(&mut c, t, 0, &clustered(3, 3000, 8, 10, 0.4));
     c.batch_execute(&format!("INSERT INTO {t} VALUES (-1, 0, NULL); CREATE INDEX ON {t} USING ivf (v embedding_cosine_ops)")).unwrap();
+    // strict order (the default): a cursor's rows come out sorted
     let mut tx = c.transaction().unwrap();
+    tx.batch_execute(&format!(
+        "DECLARE scur CURSOR FOR SELECT v <=> '[1,0,0,0,0,0,0,1]' FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'"
+    ))
+    .unwrap();
+    let mut last = f64::NEG_INFINITY;
+    let mut strict_rows = 0;
+    loop {
+        let rows = tx.query("FETCH 100 FROM scur", &[]).unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            let d: f64 = r.get(0);
+            assert!(d >= last, "strict cursor out of order: {d} after {last}");
+            last = d;
+            strict_rows += 1;
+        }
+    }
+    assert!(strict_rows > 100, "{strict_rows}");
+    tx.commit().unwrap();
+    // relaxed order: every row exactly once
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("SET LOCAL codevec.iterative_scan = relaxed_order")
+        .unwrap();
     tx.batch_execute(&format!(
         "DECLARE cur CURSOR FOR SELECT id FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'"
     ))
@@ -396,7 +436,10 @@ fn ivf_concurrent_inserts_while_scanning() {
         .unwrap()
         .get(0);
     assert_eq!(n, 2000 + 3 * 1500);
+    c.batch_execute("SET codevec.iterative_scan = relaxed_order")
+        .unwrap();
     let all = topk(&mut c, t, "<->", "embedding", &[0.0; 16], 100_000, true, "");
+    c.batch_execute("RESET codevec.iterative_scan").unwrap();
     assert_eq!(
         all.len() as i64,
         n,

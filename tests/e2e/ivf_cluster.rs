@@ -375,7 +375,7 @@ fn ivf_crash_recovery_replays_the_index() {
     }
     // every row is in the index exactly once
     let mut tx = c.transaction().unwrap();
-    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
+    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; SET LOCAL codevec.iterative_scan = relaxed_order")
         .unwrap();
     let rows = tx
         .query(
