@@ -162,7 +162,12 @@ impl Isa for Scalar {
     }
     #[inline(always)]
     fn load_f16(self, x: &[f16; LANES]) -> [f32; LANES] {
-        x.map(f16::to_f32)
+        // one call per block (half uses F16C / FP16 instructions where the CPU has them,
+        // else its portable code); the widening is exact either way
+        use half::slice::HalfFloatSliceExt;
+        let mut out = [0.0f32; LANES];
+        x.convert_to_f32_slice(&mut out);
+        out
     }
     #[inline(always)]
     fn fma(self, a: [f32; LANES], b: [f32; LANES], c: [f32; LANES]) -> [f32; LANES] {
