@@ -3,7 +3,7 @@
 use crate::dsn;
 use crate::lang::Grammar;
 use crate::load::{self, DrySink, LoadOptions, PgSink};
-use crate::schema::{self, CreateOutcome, TableName};
+use crate::schema::{self, CreateOutcome, Precision, TableName};
 use crate::source::decode_source;
 use crate::split::Splitter;
 use crate::walk::WalkOptions;
@@ -56,8 +56,8 @@ pub struct LoadArgs {
     /// Encoder precision of the generated `emb` column (--create-table): f32
     /// (full precision) or int8 (about 2x faster loading; needs AVX512-VNNI
     /// on the database server).
-    #[arg(long, default_value = "f32", value_parser = ["f32", "int8"])]
-    pub precision: String,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
 
     /// Files per transaction.
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -161,7 +161,7 @@ fn run_load(args: LoadArgs) -> Result<()> {
         eprintln!("connected to {target}");
     }
     if args.create_table {
-        match schema::ensure_table(&mut client, &table, args.dim, &args.precision)? {
+        match schema::ensure_table(&mut client, &table, args.dim, args.precision)? {
             CreateOutcome::AlreadyExists => eprintln!("table {table} exists; not creating it"),
             CreateOutcome::CreatedWithEmbedding => eprintln!(
                 "created table {table} with generated column emb embedding({}) ({} encoder)",
@@ -273,5 +273,13 @@ mod tests {
         assert_eq!(args.max_file_size, DEFAULT_MAX_FILE_SIZE);
         assert!(Cli::try_parse_from(["codevec", "load"]).is_err());
         assert!(Cli::try_parse_from(["codevec", "load", "--batch", "0", "x"]).is_err());
+        assert_eq!(args.precision, Precision::F32);
+        let cli = Cli::try_parse_from(["codevec", "load", "--precision", "int8", "--dry-run", "a"])
+            .unwrap();
+        let Command::Load(args) = cli.command else {
+            panic!("not load")
+        };
+        assert_eq!(args.precision, Precision::Int8);
+        assert!(Cli::try_parse_from(["codevec", "load", "--precision", "int8'--", "a"]).is_err());
     }
 }

@@ -11,7 +11,9 @@
 use codevec_cli::dsn;
 use codevec_cli::lang::Grammar;
 use codevec_cli::load::{self, LoadOptions, PgSink};
-use codevec_cli::schema::{ensure_table, find_embedding_support, CreateOutcome, TableName};
+use codevec_cli::schema::{
+    ensure_table, find_embedding_support, CreateOutcome, Precision, TableName,
+};
 use codevec_cli::split::split;
 use codevec_cli::walk::WalkOptions;
 use std::collections::BTreeMap;
@@ -114,13 +116,13 @@ fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
 fn loads_fixtures_with_all_columns() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    let outcome = ensure_table(&mut db.client, &table, 384, "f32").unwrap();
+    let outcome = ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap();
     assert!(
         matches!(outcome, CreateOutcome::CreatedWithoutEmbedding(_)),
         "{outcome:?}"
     );
     assert_eq!(
-        ensure_table(&mut db.client, &table, 384, "f32").unwrap(),
+        ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap(),
         CreateOutcome::AlreadyExists
     );
 
@@ -179,7 +181,7 @@ fn loads_fixtures_with_all_columns() {
 fn replace_reloads_without_duplicates() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    ensure_table(&mut db.client, &table, 384, "f32").unwrap();
+    ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap();
     let n = expected_rows().len() as i64;
     load::run(
         &opts(100, false),
@@ -204,7 +206,7 @@ fn replace_reloads_without_duplicates() {
 fn failed_batch_leaves_only_whole_files() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    ensure_table(&mut db.client, &table, 384, "f32").unwrap();
+    ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap();
     // Reject one row of sample.py (the third fixture in walk order) so its
     // batch fails after some of its rows were already sent.
     db.client
