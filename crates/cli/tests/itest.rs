@@ -15,6 +15,7 @@ use codevec_cli::schema::{
     ensure_table, find_embedding_support, CreateOutcome, Precision, TableName,
 };
 use codevec_cli::split::split;
+use codevec_cli::tls;
 use codevec_cli::walk::WalkOptions;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,11 +28,11 @@ fn test_dsn() -> String {
 }
 
 fn connect() -> postgres::Client {
-    let config = dsn::resolve(Some(&test_dsn()), &|k| std::env::var(k).ok())
+    let target = dsn::resolve(Some(&test_dsn()), &|k| std::env::var(k).ok())
         .expect("valid CODEVEC_TEST_DSN");
-    config
-        .connect(postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", dsn::describe(&config)))
+    tls::connect(&target)
+        .unwrap_or_else(|e| panic!("cannot connect to {}: {e:#}", dsn::describe(&target.config)))
+        .0
 }
 
 /// A schema of its own for each test, dropped afterwards.
