@@ -6,7 +6,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/bin/pg_config}
 PGRX_VERSION=0.18.1
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
-pkgs=(postgresql-15 postgresql-server-dev-15 clang libclang-dev build-essential pkg-config sudo python3-pip unzip)
+pkgs=(postgresql-15 postgresql-server-dev-15 clang libclang-dev build-essential pkg-config libssl-dev openssl sudo python3-pip unzip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,9 +3,10 @@
 use crate::dsn;
 use crate::lang::Grammar;
 use crate::load::{self, DrySink, LoadOptions, PgSink};
-use crate::schema::{self, CreateOutcome, TableName};
+use crate::schema::{self, CreateOutcome, Precision, TableName};
 use crate::source::decode_source;
 use crate::split::Splitter;
+use crate::tls;
 use crate::walk::WalkOptions;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -36,7 +37,15 @@ pub enum Command {
 pub struct LoadArgs {
     /// Connection string ("host=... port=... user=... dbname=..." or a
     /// postgres:// URL). Default: $DATABASE_URL, then PGHOST, PGPORT, PGUSER,
-    /// PGPASSWORD, PGDATABASE.
+    /// PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT.
+    ///
+    /// TLS follows libpq's sslmode: disable; allow or prefer (the default):
+    /// TLS when the server offers it, no certificate check; require: TLS or
+    /// fail, no certificate check (the chain is checked when sslrootcert or
+    /// ~/.postgresql/root.crt names a root file); verify-ca: the chain is
+    /// checked against sslrootcert=FILE, else the system's roots;
+    /// verify-full: the chain and the host name. sslrootcert=system: the
+    /// system's roots, with verify-full. Unix sockets never use TLS.
     #[arg(long, value_name = "DSN")]
     pub dsn: Option<String>,
 
@@ -56,8 +65,8 @@ pub struct LoadArgs {
     /// Encoder precision of the generated `emb` column (--create-table): f32
     /// (full precision) or int8 (about 2x faster loading; needs AVX512-VNNI
     /// on the database server).
-    #[arg(long, default_value = "f32", value_parser = ["f32", "int8"])]
-    pub precision: String,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
 
     /// Files per transaction.
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -152,16 +161,23 @@ fn run_load(args: LoadArgs) -> Result<()> {
         return Ok(());
     }
 
-    let config = dsn::resolve(args.dsn.as_deref(), &|k| std::env::var(k).ok())?;
-    let target = dsn::describe(&config);
-    let mut client = config
-        .connect(postgres::NoTls)
-        .with_context(|| format!("connecting to {target}"))?;
+    let target = dsn::resolve(args.dsn.as_deref(), &|k| std::env::var(k).ok())?;
+    let where_to = dsn::describe(&target.config);
+    let (mut client, plan) =
+        tls::connect(&target).with_context(|| format!("connecting to {where_to}"))?;
     if !args.quiet {
-        eprintln!("connected to {target}");
+        let encrypted = match tls::session_uses_tls(&mut client) {
+            Some(true) => "TLS",
+            Some(false) => "no TLS",
+            None => "TLS unknown",
+        };
+        eprintln!(
+            "connected to {where_to} ({encrypted}, sslmode={})",
+            plan.mode
+        );
     }
     if args.create_table {
-        match schema::ensure_table(&mut client, &table, args.dim, &args.precision)? {
+        match schema::ensure_table(&mut client, &table, args.dim, args.precision)? {
             CreateOutcome::AlreadyExists => eprintln!("table {table} exists; not creating it"),
             CreateOutcome::CreatedWithEmbedding => eprintln!(
                 "created table {table} with generated column emb embedding({}) ({} encoder)",
@@ -273,5 +289,13 @@ mod tests {
         assert_eq!(args.max_file_size, DEFAULT_MAX_FILE_SIZE);
         assert!(Cli::try_parse_from(["codevec", "load"]).is_err());
         assert!(Cli::try_parse_from(["codevec", "load", "--batch", "0", "x"]).is_err());
+        assert_eq!(args.precision, Precision::F32);
+        let cli = Cli::try_parse_from(["codevec", "load", "--precision", "int8", "--dry-run", "a"])
+            .unwrap();
+        let Command::Load(args) = cli.command else {
+            panic!("not load")
+        };
+        assert_eq!(args.precision, Precision::Int8);
+        assert!(Cli::try_parse_from(["codevec", "load", "--precision", "int8'--", "a"]).is_err());
     }
 }

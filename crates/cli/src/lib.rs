@@ -16,4 +16,5 @@ pub mod schema;
 pub mod source;
 pub mod split;
 pub mod summary;
+pub mod tls;
 pub mod walk;

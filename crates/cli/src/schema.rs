@@ -44,9 +44,30 @@ impl TableName {
                     chars.next();
                 }
                 part = part.trim().to_string();
+                if let Some(c) = part.chars().find(|&c| !is_unquoted_ident_char(c)) {
+                    bail!(
+                        "unexpected {c:?} in table name {input:?} \
+                         (write names with other characters in double quotes)"
+                    );
+                }
+                if part.starts_with(|c: char| c.is_ascii_digit() || c == '$') {
+                    bail!(
+                        "an unquoted name cannot start with {:?} in table name {input:?}",
+                        part.chars().next().unwrap_or_default()
+                    );
+                }
             }
             if part.is_empty() {
                 bail!("empty identifier in table name {input:?}");
+            }
+            if part.contains('\0') {
+                bail!("table name {input:?} contains a NUL character");
+            }
+            if part.len() > MAX_IDENT_BYTES {
+                bail!(
+                    "identifier {part:?} in table name {input:?} is longer than \
+                     {MAX_IDENT_BYTES} bytes (PostgreSQL would truncate it)"
+                );
             }
             parts.push(part);
             match chars.next() {
@@ -86,9 +107,73 @@ impl fmt::Display for TableName {
     }
 }
 
-/// Quotes an SQL identifier: `a"b` becomes `"a""b"`.
+/// PostgreSQL's identifier length limit (NAMEDATALEN - 1), in bytes.
+pub const MAX_IDENT_BYTES: usize = 63;
+
+/// Whether `c` may appear in an unquoted SQL identifier (letters, digits,
+/// `_`, `$`, and any non-ASCII character, as in PostgreSQL's lexer).
+fn is_unquoted_ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '$' || !c.is_ascii()
+}
+
+/// Quotes an SQL identifier: `a"b` becomes `"a""b"`. Within double quotes
+/// only `"` is special (backslashes and `standard_conforming_strings` do not
+/// matter there); a NUL character cannot be sent at all, so [`TableName`]
+/// rejects it.
 pub fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Encoder precision of the generated `emb` column.
+///
+/// A closed set: the SQL written for it is a fixed literal, never text from
+/// the command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+    /// Full precision: `embed(code)`.
+    #[default]
+    #[value(name = "f32")]
+    F32,
+    /// The int8 encoder: `embed(code, 'int8')`.
+    #[value(name = "int8")]
+    Int8,
+}
+
+impl Precision {
+    /// The name used on the command line and by `codevec.embed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// The arguments of the `embed` call in the generated column.
+    fn embed_args(self) -> &'static str {
+        match self {
+            Precision::F32 => "code",
+            Precision::Int8 => "code, 'int8'",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = anyhow::Error;
+
+    /// `f32` or `int8`; anything else is an error.
+    fn from_str(s: &str) -> Result<Precision> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "int8" => Ok(Precision::Int8),
+            _ => bail!("unknown encoder precision {s:?} (use f32 or int8)"),
+        }
+    }
 }
 
 /// Where the `codevec` extension keeps what the generated `emb` column needs.
@@ -113,12 +198,12 @@ pub enum CreateOutcome {
 
 /// The `CREATE TABLE` statement for `table`, with a generated
 /// `emb embedding(dim)` column when `embedding` is given, computed at the encoder
-/// `precision` (`f32`, the default, or `int8`).
+/// `precision`.
 pub fn create_table_sql(
     table: &TableName,
     embedding: Option<&EmbeddingSupport>,
     dim: u32,
-    precision: &str,
+    precision: Precision,
 ) -> String {
     let mut sql = format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    id bigserial PRIMARY KEY,\n    path text NOT NULL,\n    \
@@ -127,13 +212,11 @@ pub fn create_table_sql(
         table.quoted()
     );
     if let Some(e) = embedding {
-        let args = match precision {
-            "" | "f32" => "code".to_string(),
-            p => format!("code, '{}'", p.replace('\'', "''")),
-        };
         sql.push_str(&format!(
-            ",\n    emb {}({dim}) GENERATED ALWAYS AS ({}({args})) STORED",
-            e.type_name, e.embed_fn
+            ",\n    emb {}({dim}) GENERATED ALWAYS AS ({}({})) STORED",
+            e.type_name,
+            e.embed_fn,
+            precision.embed_args()
         ));
     }
     sql.push_str("\n)");
@@ -200,7 +283,7 @@ pub fn ensure_table(
     client: &mut postgres::Client,
     table: &TableName,
     dim: u32,
-    precision: &str,
+    precision: Precision,
 ) -> Result<CreateOutcome> {
     let exists: Option<String> = client
         .query_one("SELECT to_regclass($1)::text", &[&table.quoted()])
@@ -251,7 +334,7 @@ mod tests {
     #[test]
     fn create_sql_with_and_without_embedding() {
         let t = TableName::parse("snippets").unwrap();
-        let plain = create_table_sql(&t, None, 384, "f32");
+        let plain = create_table_sql(&t, None, 384, Precision::F32);
         assert!(plain.starts_with("CREATE TABLE IF NOT EXISTS \"snippets\" ("));
         assert!(plain.contains("code text NOT NULL\n)"));
         assert!(!plain.contains("emb"));
@@ -259,13 +342,82 @@ mod tests {
             type_name: "public.embedding".into(),
             embed_fn: "codevec.embed".into(),
         };
-        let with = create_table_sql(&t, Some(&support), 384, "f32");
+        let with = create_table_sql(&t, Some(&support), 384, Precision::F32);
         assert!(with.contains(
             "emb public.embedding(384) GENERATED ALWAYS AS (codevec.embed(code)) STORED"
         ));
-        let int8 = create_table_sql(&t, Some(&support), 384, "int8");
+        let int8 = create_table_sql(&t, Some(&support), 384, Precision::Int8);
         assert!(int8.contains(
             "emb public.embedding(384) GENERATED ALWAYS AS (codevec.embed(code, 'int8')) STORED"
         ));
+    }
+
+    #[test]
+    fn precision_is_a_closed_set() {
+        assert_eq!("f32".parse::<Precision>().unwrap(), Precision::F32);
+        assert_eq!("int8".parse::<Precision>().unwrap(), Precision::Int8);
+        for bad in [
+            "",
+            "F32",
+            "int4",
+            "int8'",
+            "int8'); DROP TABLE x; --",
+            "int8\\'",
+        ] {
+            assert!(bad.parse::<Precision>().is_err(), "{bad:?}");
+        }
+        assert_eq!(Precision::default(), Precision::F32);
+        assert_eq!(Precision::Int8.to_string(), "int8");
+    }
+
+    #[test]
+    fn create_sql_has_no_text_from_outside_quotes() {
+        // Hostile table names end up as one quoted identifier each.
+        let t = TableName::parse("\"s\"\"; DROP TABLE x; --\".\"t'\\\"\"\"").unwrap();
+        assert_eq!(t.schema.as_deref(), Some("s\"; DROP TABLE x; --"));
+        assert_eq!(t.name, "t'\\\"");
+        let sql = create_table_sql(&t, None, 8, Precision::Int8);
+        assert!(
+            sql.starts_with(
+                "CREATE TABLE IF NOT EXISTS \"s\"\"; DROP TABLE x; --\".\"t'\\\"\"\" ("
+            ),
+            "{sql}"
+        );
+        assert_eq!(
+            create_index_sql(&t),
+            "CREATE INDEX IF NOT EXISTS \"t'\\\"\"_path_idx\" ON \"s\"\"; DROP TABLE x; --\".\"t'\\\"\"\" (path)"
+        );
+    }
+
+    #[test]
+    fn unquoted_names_follow_sql_rules() {
+        let t = TableName::parse(" Code . Snippets_2$ ").unwrap();
+        assert_eq!(t.quoted(), "\"code\".\"snippets_2$\"");
+        assert_eq!(TableName::parse("tëst").unwrap().name, "tëst");
+        for bad in [
+            "a b",
+            "x;drop table y",
+            "a\"b",
+            "t'",
+            "a-b",
+            "1abc",
+            "$x",
+            "s.\"\"",
+            "\"a\0b\"",
+        ] {
+            assert!(TableName::parse(bad).is_err(), "{bad:?}");
+        }
+        // The quoted forms of the same names are fine.
+        assert_eq!(TableName::parse("\"a b\"").unwrap().name, "a b");
+        assert_eq!(TableName::parse("\"1abc\"").unwrap().name, "1abc");
+    }
+
+    #[test]
+    fn identifiers_longer_than_postgres_allows_are_rejected() {
+        let ok = "a".repeat(MAX_IDENT_BYTES);
+        assert!(TableName::parse(&ok).is_ok());
+        assert!(TableName::parse(&format!("{ok}a")).is_err());
+        assert!(TableName::parse(&format!("\"{ok}a\"")).is_err());
+        assert!(TableName::parse(&format!("s.{ok}a")).is_err());
     }
 }

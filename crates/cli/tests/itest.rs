@@ -6,13 +6,21 @@
 //! CODEVEC_TEST_DSN="host=/tmp port=5432 user=postgres dbname=postgres" \
 //!     cargo test --features itest --test itest
 //! ```
+//!
+//! `tls_sslmodes_against_a_tls_server` needs no `CODEVEC_TEST_DSN`: it starts
+//! a cluster of its own with `scripts/pg-up.sh` (PostgreSQL's binaries from
+//! `pg_config`, `openssl` for a self-signed certificate; as root it runs the
+//! server as the `postgres` user), listening on 127.0.0.1 only.
 #![cfg(feature = "itest")]
 
 use codevec_cli::dsn;
 use codevec_cli::lang::Grammar;
 use codevec_cli::load::{self, LoadOptions, PgSink};
-use codevec_cli::schema::{ensure_table, find_embedding_support, CreateOutcome, TableName};
+use codevec_cli::schema::{
+    ensure_table, find_embedding_support, CreateOutcome, Precision, TableName,
+};
 use codevec_cli::split::split;
+use codevec_cli::tls;
 use codevec_cli::walk::WalkOptions;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,11 +33,11 @@ fn test_dsn() -> String {
 }
 
 fn connect() -> postgres::Client {
-    let config = dsn::resolve(Some(&test_dsn()), &|k| std::env::var(k).ok())
+    let target = dsn::resolve(Some(&test_dsn()), &|k| std::env::var(k).ok())
         .expect("valid CODEVEC_TEST_DSN");
-    config
-        .connect(postgres::NoTls)
-        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", dsn::describe(&config)))
+    tls::connect(&target)
+        .unwrap_or_else(|e| panic!("cannot connect to {}: {e:#}", dsn::describe(&target.config)))
+        .0
 }
 
 /// A schema of its own for each test, dropped afterwards.
@@ -114,13 +122,13 @@ fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
 fn loads_fixtures_with_all_columns() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    let outcome = ensure_table(&mut db.client, &table, 384, "f32").unwrap();
+    let outcome = ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap();
     assert!(
         matches!(outcome, CreateOutcome::CreatedWithoutEmbedding(_)),
         "{outcome:?}"
     );
     assert_eq!(
-        ensure_table(&mut db.client, &table, 384, "f32").unwrap(),
+        ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap(),
         CreateOutcome::AlreadyExists
     );
 
@@ -179,7 +187,7 @@ fn loads_fixtures_with_all_columns() {
 fn replace_reloads_without_duplicates() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    ensure_table(&mut db.client, &table, 384, "f32").unwrap();
+    ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap();
     let n = expected_rows().len() as i64;
     load::run(
         &opts(100, false),
@@ -204,7 +212,7 @@ fn replace_reloads_without_duplicates() {
 fn failed_batch_leaves_only_whole_files() {
     let mut db = Scratch::new();
     let table = db.table("snippets");
-    ensure_table(&mut db.client, &table, 384, "f32").unwrap();
+    ensure_table(&mut db.client, &table, 384, Precision::F32).unwrap();
     // Reject one row of sample.py (the third fixture in walk order) so its
     // batch fails after some of its rows were already sent.
     db.client
@@ -296,4 +304,205 @@ fn binary_loads_with_create_table_and_database_url() {
         .unwrap()
         .get(0);
     assert_eq!(count, n as i64);
+}
+
+/// A throwaway cluster with TLS on (a self-signed certificate for
+/// `localhost`), listening on 127.0.0.1 and its own socket directory.
+struct TlsCluster {
+    dir: PathBuf,
+    certs: PathBuf,
+    port: u16,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A self-signed certificate and key for `cn` (subjectAltName DNS:`cn`).
+fn self_signed(dir: &Path, name: &str, cn: &str) -> (PathBuf, PathBuf) {
+    let (crt, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", &format!("/CN={cn}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{cn}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt));
+    (crt, key)
+}
+
+impl TlsCluster {
+    fn start() -> TlsCluster {
+        use std::os::unix::fs::PermissionsExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Under /tmp, not a private temp dir: the server user must reach it.
+        let base = format!("/tmp/codevec-tls-itest-{}", std::process::id());
+        let (dir, certs) = (PathBuf::from(&base), PathBuf::from(format!("{base}-certs")));
+        let _ = std::fs::remove_dir_all(&certs);
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::set_permissions(&certs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cluster = TlsCluster { dir, certs, port };
+        let (crt, key) = self_signed(&cluster.certs, "server", "localhost");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&crt, std::fs::Permissions::from_mode(0o644)).unwrap();
+        // Root or not, as pg-up.sh decides it.
+        let uid = Command::new("id").arg("-u").output().unwrap().stdout;
+        if String::from_utf8_lossy(&uid).trim() == "0" {
+            // The server (run as postgres) must own its key.
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&key)
+                .arg(&crt));
+        }
+        run(Command::new(repo_root().join("scripts/pg-up.sh"))
+            .arg(&cluster.dir)
+            .arg(port.to_string())
+            .arg("ssl=on")
+            .arg(format!("ssl_cert_file={}", crt.display()))
+            .arg(format!("ssl_key_file={}", key.display()))
+            .arg("listen_addresses=127.0.0.1"));
+        cluster
+    }
+
+    fn server_cert(&self) -> PathBuf {
+        self.certs.join("server.crt")
+    }
+
+    fn dsn(&self, host: &str, extra: &str) -> String {
+        format!(
+            "host={host} port={} user=postgres dbname=postgres connect_timeout=10 {extra}",
+            self.port
+        )
+    }
+
+    /// Connects with only `dsn` (no environment: no PGSSLMODE, no
+    /// ~/.postgresql/root.crt); reports whether the session is encrypted.
+    fn try_connect(&self, dsn: &str) -> Result<bool, String> {
+        let target = dsn::resolve(Some(dsn), &|_| None).map_err(|e| format!("{e:#}"))?;
+        let (mut client, _) = tls::connect(&target).map_err(|e| format!("{e:#}"))?;
+        Ok(tls::session_uses_tls(&mut client).expect("pg_stat_ssl answers"))
+    }
+}
+
+impl Drop for TlsCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/pg-down.sh"))
+            .arg(&self.dir)
+            .output();
+        let _ = std::fs::remove_dir_all(&self.certs);
+    }
+}
+
+#[test]
+fn tls_sslmodes_against_a_tls_server() {
+    let c = TlsCluster::start();
+    let crt = c.server_cert().display().to_string();
+    let root = format!("sslrootcert={crt}");
+    let ok = |dsn: String, tls: bool| {
+        assert_eq!(c.try_connect(&dsn), Ok(tls), "{dsn}");
+    };
+    let fails = |dsn: String, why: &str| {
+        let err = c.try_connect(&dsn).expect_err(&dsn);
+        assert!(err.contains(why), "{dsn}: {err}");
+    };
+    // No verification: the self-signed certificate is accepted.
+    ok(c.dsn("127.0.0.1", ""), true);
+    ok(c.dsn("127.0.0.1", "sslmode=prefer"), true);
+    ok(c.dsn("127.0.0.1", "sslmode=allow"), true);
+    ok(c.dsn("127.0.0.1", "sslmode=require"), true);
+    ok(c.dsn("127.0.0.1", "sslmode=disable"), false);
+    // Verified against the certificate itself as the root.
+    ok(
+        c.dsn("localhost", &format!("sslmode=verify-full {root}")),
+        true,
+    );
+    ok(
+        c.dsn("127.0.0.1", &format!("sslmode=verify-ca {root}")),
+        true,
+    );
+    ok(c.dsn("127.0.0.1", &format!("sslmode=require {root}")), true);
+    // The certificate names localhost, not 127.0.0.1.
+    fails(
+        c.dsn("127.0.0.1", &format!("sslmode=verify-full {root}")),
+        "IP address mismatch",
+    );
+    // Not signed by the system's roots.
+    fails(
+        c.dsn("localhost", "sslmode=verify-full"),
+        "certificate verify failed",
+    );
+    fails(
+        c.dsn("localhost", "sslmode=verify-ca"),
+        "certificate verify failed",
+    );
+    fails(
+        c.dsn("localhost", "sslrootcert=system"),
+        "certificate verify failed",
+    );
+    // Nor by another root.
+    let (other, _) = self_signed(&c.certs, "other", "localhost");
+    let other = format!("sslrootcert={}", other.display());
+    fails(
+        c.dsn("localhost", &format!("sslmode=verify-full {other}")),
+        "certificate verify failed",
+    );
+    fails(
+        c.dsn("127.0.0.1", &format!("sslmode=require {other}")),
+        "certificate verify failed",
+    );
+    // URL form.
+    ok(
+        format!(
+            "postgres://postgres@localhost:{}/postgres?sslmode=verify-full&sslrootcert={crt}",
+            c.port
+        ),
+        true,
+    );
+    // The Unix socket never uses TLS, even with sslmode=verify-full.
+    let dir = c.dir.display().to_string();
+    ok(c.dsn(&dir, "sslmode=require"), false);
+    ok(c.dsn(&dir, "sslmode=verify-full"), false);
+
+    // The binary end to end, told by PGSSLMODE/PGSSLROOTCERT.
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--create-table", "--table", "tls_snippets"])
+        .args(["--dsn", &c.dsn("localhost", "")])
+        .arg(fixtures())
+        .env("PGSSLMODE", "verify-full")
+        .env("PGSSLROOTCERT", &crt)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("(TLS, sslmode=verify-full)"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--table", "tls_snippets"])
+        .args(["--dsn", &c.dsn("localhost", "sslmode=verify-full")])
+        .arg(fixtures())
+        .env("PGSSLROOTCERT", other.trim_start_matches("sslrootcert="))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connecting to host=localhost"), "{stderr}");
 }

@@ -12,15 +12,15 @@
 //!
 //! The AVX-512 level holds one accumulator in one `zmm` register, the AVX2 level in two
 //! `ymm` registers (lanes 0–7 and 8–15), the scalar level in a `[f32; 16]` emulating the
-//! same lanes with `f32::mul_add` where the SIMD levels use FMA. Every operation is an
+//! same lanes with [`fma_f32`] where the SIMD levels use FMA. Every operation is an
 //! IEEE-754 correctly rounded one on the same operands in the same order, so the three
 //! levels return **bit-identical** results (the tests check exactly that), and so does
-//! any other CPU running the scalar level (aarch64: `f32::mul_add` is one `fmadd`).
-//! Off x86-64 without hardware FMA, `f32::mul_add` is a correctly rounded libm call:
-//! slow, but still the same bits.
+//! any other CPU running the scalar level: on aarch64 `fma_f32` is one `fmadd`, on
+//! baseline x86-64 an exact inline emulation ([`soft_fma`]), elsewhere `f32::mul_add`
+//! (correctly rounded, possibly a libm call).
 //!
 //! `f16` inputs are widened to `f32` (exactly) in registers: `vcvtph2ps` on AVX-512 and
-//! F16C, `half::f16::to_f32` on the scalar level.
+//! F16C, `half`'s slice conversion (a block of 16 at a time) on the scalar level.
 //!
 //! These raw sums can overflow or underflow for extreme inputs; [`crate`] checks them and
 //! recomputes in `f64` where needed.
@@ -162,7 +162,12 @@ impl Isa for Scalar {
     }
     #[inline(always)]
     fn load_f16(self, x: &[f16; LANES]) -> [f32; LANES] {
-        x.map(f16::to_f32)
+        // one call per block (half uses F16C / FP16 instructions where the CPU has them,
+        // else its portable code); the widening is exact either way
+        use half::slice::HalfFloatSliceExt;
+        let mut out = [0.0f32; LANES];
+        x.convert_to_f32_slice(&mut out);
+        out
     }
     #[inline(always)]
     fn fma(self, a: [f32; LANES], b: [f32; LANES], c: [f32; LANES]) -> [f32; LANES] {
