@@ -36,6 +36,9 @@ cargo_counts() { # name log exitcode
   record "$1" "$p" "$f"
 }
 
+# which kernels this run exercises: every SIMD level up to the CPU's, capped by CODEVEC_SIMD
+echo "== CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1); AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no); CODEVEC_SIMD=${CODEVEC_SIMD:-unset}"
+
 echo "== 1/5 core crates (cargo test)"
 cargo test --workspace --exclude codevec 2>&1 | tee "$LOGS/core.log" | grep -E '^test result|FAILED|panicked'
 cargo_counts "core crates" "$LOGS/core.log" "${PIPESTATUS[0]}"
