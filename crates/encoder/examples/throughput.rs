@@ -4,12 +4,17 @@
 //!
 //! cargo run --release --example throughput -- [--model DIR] [--data FILE] [--limit 1024]
 //!     [--threads 1,2] [--batch 32] [--repeat 2] [--field code] [--precision f32|int8]
+//!     [--int8-kernel portable|avx2-madd|avx-vnni|avx512-vnni]
+//!
+//! The SIMD level is `codevec_simd::level()`: cap it with `CODEVEC_SIMD=scalar|avx2|avx512`;
+//! `--int8-kernel` picks another int8 kernel of that level (e.g. the AVX2 `vpmaddwd` one on a
+//! CPU that also has AVX-VNNI).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use codevec_encoder::{Encoder, EncoderOptions, Precision};
+use codevec_encoder::{Encoder, EncoderOptions, Int8Kernel, Kernels, Precision};
 
 fn default_model_dir() -> PathBuf {
     if let Ok(d) = std::env::var("CODEVEC_MODEL_DIR") {
@@ -69,6 +74,7 @@ fn main() {
     let mut threads = vec![1usize, 2];
     let mut field = "code".to_string();
     let mut precision = Precision::F32;
+    let mut kernels = Kernels::detect();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -82,6 +88,20 @@ fn main() {
             "--field" => field = v,
             "--precision" => {
                 precision = v.parse::<Precision>().expect("--precision f32|int8");
+            }
+            "--int8-kernel" => {
+                let k = [
+                    Int8Kernel::Scalar,
+                    Int8Kernel::Avx2,
+                    Int8Kernel::AvxVnni,
+                    Int8Kernel::Avx512Vnni,
+                ]
+                .into_iter()
+                .find(|k| k.name() == v)
+                .expect("--int8-kernel portable|avx2-madd|avx-vnni|avx512-vnni");
+                kernels = kernels
+                    .with_int8(k)
+                    .expect("that int8 kernel cannot run at this level on this CPU");
             }
             "--threads" => {
                 threads = v
@@ -105,13 +125,14 @@ fn main() {
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
     let never = AtomicBool::new(false);
     for &t in &threads {
-        let enc = Encoder::load(
+        let enc = Encoder::load_with_kernels(
             &model,
             EncoderOptions {
                 threads: t,
                 max_batch: batch,
                 precision,
             },
+            kernels,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let info = enc.info();

@@ -64,11 +64,19 @@ pub(crate) enum Linear {
 }
 
 impl Linear {
-    /// Packs a row-major `[k, n]` matrix for `precision`.
-    pub(crate) fn new(w: &[f32], k: usize, n: usize, precision: crate::Precision) -> Linear {
+    /// Packs a row-major `[k, n]` matrix for `precision` (and the int8 kernel of `kernels`).
+    pub(crate) fn new(
+        w: &[f32],
+        k: usize,
+        n: usize,
+        precision: crate::Precision,
+        kernels: crate::Kernels,
+    ) -> Linear {
         match precision {
             crate::Precision::F32 => Linear::F32(PackedMatrix::pack(w, k, n)),
-            crate::Precision::Int8 => Linear::Int8(crate::int8::PackedI8::pack(w, k, n)),
+            crate::Precision::Int8 => {
+                Linear::Int8(crate::int8::PackedI8::pack(w, k, n, kernels.int8()))
+            }
         }
     }
 

@@ -15,7 +15,8 @@
 //!   (|u·q| ≤ 255·127 per term, K ≤ 1536: no overflow), then bias / GELU / residual in f32.
 //!
 //! Packed weight layout: `N / 32` column strips, each `K / 4` groups of `32 x 4` bytes (four
-//! consecutive k of one column are adjacent, as `vpdpbusd` wants).
+//! consecutive k of one column are adjacent, as `vpdpbusd` wants); for the portable kernel
+//! the strips are row-major instead (`K` rows of 32 bytes), which vectorises without shuffles.
 
 use crate::dense::{split_gemm, Epilogue, SharedC};
 use crate::kernels::{Int8Kernel, SimdLevel};
@@ -65,11 +66,15 @@ pub(crate) struct PackedI8 {
     /// Whether activation rows multiplied by this matrix get outlier channels taken out
     /// (see [`OUTLIER_RMS`]).
     outliers: bool,
+    /// Row-major strips (the portable kernel's layout) instead of 4-deep byte groups.
+    planar: bool,
 }
 
 impl PackedI8 {
-    /// Quantises and packs a row-major `[k, n]` f32 matrix (`k.is_multiple_of(4)`, `n % 32 == 0`).
-    pub(crate) fn pack(w: &[f32], k: usize, n: usize) -> PackedI8 {
+    /// Quantises and packs a row-major `[k, n]` f32 matrix (`k.is_multiple_of(4)`, `n % 32 == 0`)
+    /// in the layout of `kernel` (the same quantised values for every kernel).
+    pub(crate) fn pack(w: &[f32], k: usize, n: usize, kernel: Int8Kernel) -> PackedI8 {
+        let planar = kernel == Int8Kernel::Scalar;
         assert_eq!(w.len(), k * n);
         assert!(
             k.is_multiple_of(4) && n.is_multiple_of(NS),
@@ -91,7 +96,12 @@ impl PackedI8 {
                     .round_ties_even()
                     .clamp(-127.0, 127.0) as i8;
                 let (strip, col) = (j / NS, j % NS);
-                data[strip * k * NS + (kk / 4) * NS * 4 + col * 4 + kk % 4] = q;
+                let at = if planar {
+                    kk * NS + col
+                } else {
+                    (kk / 4) * NS * 4 + col * 4 + kk % 4
+                };
+                data[strip * k * NS + at] = q;
                 colsum[j] += q as i32;
             }
         }
@@ -102,6 +112,7 @@ impl PackedI8 {
             scale,
             colsum,
             outliers: true,
+            planar,
         }
     }
 
@@ -540,6 +551,7 @@ unsafe fn block(
             && q.meta.len() >= rows.end
             && strips.end * NS <= n
             && (kernel != Int8Kernel::Avx2 || q.wide.len() >= rows.end * k)
+            && w.planar == (kernel == Int8Kernel::Scalar)
     );
     for i0 in rows.clone().step_by(MC) {
         let i_end = (i0 + MC).min(rows.end);
@@ -726,7 +738,7 @@ unsafe fn kernel<const R: usize>(
 /// stride `ldc`, tile pointers as documented on [`Tile`].
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn finish<const R: usize, const FUSED: bool>(
+unsafe fn finish<const R: usize, const FUSED: bool, const PLANAR: bool>(
     acc: &[[i32; NS]; R],
     b: *const i8,
     c: *mut f32,
@@ -760,9 +772,16 @@ unsafe fn finish<const R: usize, const FUSED: bool>(
             // outlier channels, as in the AVX-512 kernel: C += value · sw[j] · q[channel][j]
             for &(ch, val) in &row.outliers[..row.count as usize] {
                 let ch = ch as usize;
-                let g = std::slice::from_raw_parts(b.add((ch / 4) * NS * 4), NS * 4);
-                for j in 0..NS {
-                    v[j] = fma(g[j * 4 + ch % 4] as f32, val * ws[j], v[j]);
+                if PLANAR {
+                    let q = std::slice::from_raw_parts(b.add(ch * NS), NS);
+                    for j in 0..NS {
+                        v[j] = fma(q[j] as f32, val * ws[j], v[j]);
+                    }
+                } else {
+                    let g = std::slice::from_raw_parts(b.add((ch / 4) * NS * 4), NS * 4);
+                    for j in 0..NS {
+                        v[j] = fma(g[j * 4 + ch % 4] as f32, val * ws[j], v[j]);
+                    }
                 }
             }
             let cr = std::slice::from_raw_parts_mut(c.add(r * ldc), NS);
@@ -823,7 +842,7 @@ unsafe fn kernel_avx2<const R: usize>(
                 _mm256_storeu_si256(sums[r][qt * 8..].as_mut_ptr() as *mut __m256i, s);
             }
         }
-        finish::<R, true>(&sums, b, c, ldc, t);
+        finish::<R, true, false>(&sums, b, c, ldc, t);
     }
 }
 
@@ -866,7 +885,7 @@ unsafe fn kernel_avx_vnni<const R: usize>(
                 _mm256_storeu_si256(p.add(8) as *mut __m256i, acc[r][1]);
             }
         }
-        finish::<R, true>(&sums, b, c, ldc, t);
+        finish::<R, true, false>(&sums, b, c, ldc, t);
     }
 }
 
@@ -894,10 +913,14 @@ unsafe fn kernel_avx_vnni<const R: usize>(
     unreachable!("the AVX-VNNI kernel is only called on x86_64 CPUs with AVX-VNNI")
 }
 
-/// The portable `R x 32` kernel (`R <= 4`), any target.
+/// The portable `R x 32` kernel (`R <= 4`), any target, on row-major strips: per k, every
+/// row adds `u[k] · q[k][0..32]` (exact in i16: |u·q| <= 255·127 < 2^15) into 32 i32 lanes.
+/// Contiguous, broadcast-scalar loops that LLVM vectorises on the baseline target (SSE2 on
+/// x86-64, NEON on aarch64).
 ///
 /// # Safety
-/// `a` valid for `R` rows of `k` bytes at stride `k`; others as for [`kernel_avx2`].
+/// `a` valid for `R` rows of `k` bytes at stride `k`; `b` for `k * 32` bytes (row-major
+/// strip); others as for [`kernel_avx2`].
 #[allow(clippy::needless_range_loop)]
 unsafe fn kernel_portable<const R: usize>(
     k: usize,
@@ -911,19 +934,16 @@ unsafe fn kernel_portable<const R: usize>(
     unsafe {
         let mut sums = [[0i32; NS]; R];
         let strip = std::slice::from_raw_parts(b, k * NS);
-        for (g, grp) in strip.chunks_exact(NS * 4).enumerate() {
+        for (kk, q) in strip.chunks_exact(NS).enumerate() {
+            let q: &[i8; NS] = q.try_into().expect("a full strip row");
             for r in 0..R {
-                let ar = std::slice::from_raw_parts(a.add(r * k + 4 * g), 4);
+                let u = *a.add(r * k + kk) as i16;
                 for j in 0..NS {
-                    let mut s = 0i32;
-                    for x in 0..4 {
-                        s += ar[x] as i32 * grp[j * 4 + x] as i32;
-                    }
-                    sums[r][j] += s;
+                    sums[r][j] += (q[j] as i16 * u) as i32;
                 }
             }
         }
-        finish::<R, { cfg!(target_arch = "aarch64") }>(&sums, b, c, ldc, t);
+        finish::<R, { cfg!(target_arch = "aarch64") }, true>(&sums, b, c, ldc, t);
     }
 }
 
@@ -991,7 +1011,7 @@ mod tests {
             let w: Vec<f32> = (0..k * n)
                 .map(|i| ((i * 17 % 89) as f32 - 44.0) / 60.0)
                 .collect();
-            let pw = PackedI8::pack(&w, k, n);
+            let pw = PackedI8::pack(&w, k, n, kernels.int8());
             let want = naive(&a, &w, m, k, n);
             for threads in [1, 2] {
                 let exec = Exec::new(threads, kernels).unwrap();
@@ -1050,7 +1070,7 @@ mod tests {
         let w: Vec<f32> = (0..k * n)
             .map(|i| ((i * 13 % 83) as f32 - 41.0) / 90.0)
             .collect();
-        let pw = PackedI8::pack(&w, k, n);
+        let pw = PackedI8::pack(&w, k, n, kernels.int8());
         let want = naive(&a, &w, m, k, n);
         let exec = Exec::new(1, kernels).unwrap();
         let zero_bias = vec![0.0; n];
@@ -1081,7 +1101,10 @@ mod tests {
             }
         }
         // a matrix without outlier channels quantises the same rows whole
-        product(&PackedI8::pack(&w, k, n).without_outliers(), &mut q);
+        product(
+            &PackedI8::pack(&w, k, n, kernels.int8()).without_outliers(),
+            &mut q,
+        );
         assert!(q.outliers(m).is_empty(), "{:?}", q.outliers(m));
     }
 
@@ -1129,10 +1152,10 @@ mod tests {
                 .iter()
                 .map(|v| v * 0.05)
                 .collect();
-            let pw = PackedI8::pack(&w, k, n);
-            let pw = if outliers { pw } else { pw.without_outliers() };
             let mut first: Option<(Kernels, Vec<i32>, Vec<u8>, Vec<f32>)> = None;
             for &kernels in &all {
+                let pw = PackedI8::pack(&w, k, n, kernels.int8());
+                let pw = if outliers { pw } else { pw.without_outliers() };
                 let exec = Exec::new(1, kernels).unwrap();
                 let mut q = QuantRows::default();
                 let sums = exec.run(|par| int_sums(&a, m, &pw, &mut q, par));

@@ -178,7 +178,7 @@ impl Encoder {
 
         let config = weights::load_config(&config_path)?;
         let tokenizer = WordPiece::load(&tokenizer_path)?;
-        let w = weights::load_weights(&weights_path, config, opts.precision)?;
+        let w = weights::load_weights(&weights_path, config, opts.precision, kernels)?;
         let exec = Exec::new(opts.threads, kernels)?;
         Ok(Encoder {
             tokenizer,

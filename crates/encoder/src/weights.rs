@@ -122,6 +122,7 @@ pub(crate) fn load_weights(
     path: &Path,
     config: Config,
     precision: Precision,
+    kernels: crate::Kernels,
 ) -> Result<Weights, EncoderError> {
     let file = TensorFile::open(path)?;
     let get = |name: &str, shape: &[usize]| file.f32(name, shape);
@@ -136,6 +137,7 @@ pub(crate) fn load_weights(
             in_dim,
             out_dim,
             precision,
+            kernels,
         ))
     };
 
@@ -169,7 +171,7 @@ pub(crate) fn load_weights(
         b_qkv.extend(get(&format!("{p}attention.self.key.bias"), &[h])?);
         b_qkv.extend(get(&format!("{p}attention.self.value.bias"), &[h])?);
         layers.push(LayerWeights {
-            w_qkv: Linear::new(&w_qkv, h, 3 * h, precision),
+            w_qkv: Linear::new(&w_qkv, h, 3 * h, precision, kernels),
             b_qkv,
             w_out: linear(&format!("{p}attention.output.dense.weight"), h, h)?,
             b_out: get(&format!("{p}attention.output.dense.bias"), &[h])?,
