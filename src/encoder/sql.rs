@@ -113,6 +113,9 @@ mod codevec {
     }
 
     /// The encoder this backend uses for a precision, loading it if needed.
+    // pgrx derives the SQL result columns from the `name!` entries in this signature, so
+    // the TableIterator type cannot be moved into a type alias.
+    #[allow(clippy::type_complexity)]
     #[pg_extern(volatile, parallel_safe)]
     fn encoder_info(
         precision: default!(&str, "'f32'"),

@@ -106,6 +106,7 @@ unsafe fn train_first(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut MetaD
     floats.extend_from_slice(&c);
     // SAFETY: we hold the metapage exclusively; these append new pages.
     let (cs, cp) = unsafe { meta::write_centroids(index, &floats) };
+    // SAFETY: as above: the metapage is held exclusively; this appends one directory page.
     let (ds, dp) = unsafe {
         meta::write_directory(
             index,

@@ -297,8 +297,11 @@ type ModelKey = (u32, u32, u32, u32, u64);
 /// Most bytes of centroids (and their derived copies) one backend keeps cached.
 const MODEL_CACHE_BYTES: usize = 256 << 20;
 
+/// The per-backend model cache: each key's model with its size in bytes, and the total.
+type ModelCache = (HashMap<ModelKey, (Rc<IvfModel>, usize)>, usize);
+
 thread_local! {
-    static MODELS: RefCell<(HashMap<ModelKey, (Rc<IvfModel>, usize)>, usize)> =
+    static MODELS: RefCell<ModelCache> =
         RefCell::new((HashMap::new(), 0));
 }
 
