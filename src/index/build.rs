@@ -159,20 +159,21 @@ pub unsafe extern "C-unwind" fn ambuild(
             // inside pg_guard_ffi_boundary, which turns an ERROR into a Rust panic.
             #[allow(ffi_unwind_calls)]
             || {
-            scan(
-                heap,
-                index,
-                info,
-                true,
-                false,
-                true,
-                0,
-                pg_sys::InvalidBlockNumber,
-                Some(build_callback),
-                stp,
-                std::ptr::null_mut(),
-            )
-        })
+                scan(
+                    heap,
+                    index,
+                    info,
+                    true,
+                    false,
+                    true,
+                    0,
+                    pg_sys::InvalidBlockNumber,
+                    Some(build_callback),
+                    stp,
+                    std::ptr::null_mut(),
+                )
+            },
+        )
     };
     // SAFETY: created above, no longer used.
     unsafe { pg_sys::MemoryContextDelete(tmp_ctx) };

@@ -332,8 +332,8 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
         unsafe {
             let b = page::lock_buffer(index, m.centroid_start + p, false);
             let pg = page::buffer_page(b);
-            let n = page::check_page(pg, kind::CENTROID, m.centroid_start + p, F32_PER_PAGE)
-                .count as usize;
+            let n = page::check_page(pg, kind::CENTROID, m.centroid_start + p, F32_PER_PAGE).count
+                as usize;
             if floats.len() + n > total {
                 page::release(b);
                 page::corrupt(format!("ivf index has more than {total} centroid values"));

@@ -277,8 +277,9 @@ macro_rules! sql_array_type {
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
             const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
                 Ok(SqlMappingRef::literal(concat!($name, "[]")));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-                Ok(ReturnsRef::One(SqlMappingRef::literal(concat!($name, "[]"))));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(
+                SqlMappingRef::literal(concat!($name, "[]")),
+            ));
         }
     };
 }
