@@ -74,10 +74,7 @@ mod codevec {
 
     /// `embed_batch(text[])` at a chosen precision ('f32' or 'int8').
     #[pg_extern(immutable, strict, parallel_safe, cost = 100000, name = "embed_batch")]
-    fn embed_batch_precision(
-        texts: Array<'_, TextArg>,
-        precision: &str,
-    ) -> VectorArray<f32> {
+    fn embed_batch_precision(texts: Array<'_, TextArg>, precision: &str) -> VectorArray<f32> {
         embed_many(
             &model::encoder_with(model::parse_precision(precision)),
             texts,
@@ -113,6 +110,9 @@ mod codevec {
     }
 
     /// The encoder this backend uses for a precision, loading it if needed.
+    // pgrx derives the SQL result columns from the `name!` entries in this signature, so
+    // the TableIterator type cannot be moved into a type alias.
+    #[allow(clippy::type_complexity)]
     #[pg_extern(volatile, parallel_safe)]
     fn encoder_info(
         precision: default!(&str, "'f32'"),

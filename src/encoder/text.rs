@@ -43,6 +43,9 @@ unsafe impl pgrx::datum::UnboxDatum for TextArg {
     }
 }
 
+// SAFETY: TextArg is only declared for SQL `text` arguments (its SqlTranslatable below), so
+// the argument's datum is a text varlena, which is all a TextArg claims; it is taken
+// through FromDatum, which keeps the datum unchanged and maps SQL NULL to None.
 unsafe impl<'fcx> ArgAbi<'fcx> for TextArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
@@ -54,6 +57,8 @@ unsafe impl<'fcx> ArgAbi<'fcx> for TextArg {
     }
 }
 
+// SAFETY: a TextArg holds exactly a `text` datum, so mapping it to SQL `text` (argument and
+// return) is what the value is.
 unsafe impl SqlTranslatable for TextArg {
     const TYPE_IDENT: &'static str = "codevec::TextArg";
     const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
@@ -68,12 +73,12 @@ unsafe impl SqlTranslatable for TextArg {
 /// # Safety
 /// `datum` must be a non-null `text` datum.
 unsafe fn prefix(datum: pg_sys::Datum, limit: Option<usize>) -> (String, bool) {
-    // SAFETY (whole body): `datum` is a text varlena (caller); toast_raw_datum_size reads
+    // SAFETY: (whole body) `datum` is a text varlena (caller); toast_raw_datum_size reads
     // only its header; the slice/detoast calls return a palloc'd (or the original) varlena
     // whose VARDATA_ANY holds VARSIZE_ANY_EXHDR bytes; pg_mbcliplen and pg_server_to_any
     // read within those bytes; the converted string is NUL-terminated.
     unsafe {
-        let total = pg_sys::toast_raw_datum_size(datum) - pg_sys::VARHDRSZ as usize;
+        let total = pg_sys::toast_raw_datum_size(datum) - pg_sys::VARHDRSZ;
         let (v, complete) = match limit {
             Some(n) if n < total => (
                 pg_sys::pg_detoast_datum_slice(datum.cast_mut_ptr(), 0, n as i32),
@@ -90,7 +95,7 @@ unsafe fn prefix(datum: pg_sys::Datum, limit: Option<usize>) -> (String, bool) {
             std::slice::from_raw_parts(data.cast(), len as usize)
         } else {
             let conv = pg_sys::pg_server_to_any(data, len, pg_sys::pg_enc::PG_UTF8 as i32);
-            let n = if conv == data as *mut _ {
+            let n = if std::ptr::eq(conv, data) {
                 len as usize
             } else {
                 core::ffi::CStr::from_ptr(conv).to_bytes().len()

@@ -72,6 +72,7 @@ unsafe extern "C-unwind" fn build_callback(
 ) {
     // SAFETY: state is the Collect passed to the scan; values/isnull have one column.
     let st = unsafe { &mut *(state as *mut Collect) };
+    // SAFETY: the scan passes one isnull flag per index column, and the index has one.
     if unsafe { *isnull } {
         return;
     }
@@ -153,21 +154,26 @@ pub unsafe extern "C-unwind" fn ambuild(
             .index_build_range_scan
             .expect("table AM has index_build_range_scan");
         let stp = &mut st as *mut Collect as *mut std::ffi::c_void;
-        pg_sys::ffi::pg_guard_ffi_boundary(|| {
-            scan(
-                heap,
-                index,
-                info,
-                true,
-                false,
-                true,
-                0,
-                pg_sys::InvalidBlockNumber,
-                Some(build_callback),
-                stp,
-                std::ptr::null_mut(),
-            )
-        })
+        pg_sys::ffi::pg_guard_ffi_boundary(
+            // Guarded: the call through the table AM's raw `extern "C-unwind"` pointer runs
+            // inside pg_guard_ffi_boundary, which turns an ERROR into a Rust panic.
+            #[allow(ffi_unwind_calls)]
+            || {
+                scan(
+                    heap,
+                    index,
+                    info,
+                    true,
+                    false,
+                    true,
+                    0,
+                    pg_sys::InvalidBlockNumber,
+                    Some(build_callback),
+                    stp,
+                    std::ptr::null_mut(),
+                )
+            },
+        )
     };
     // SAFETY: created above, no longer used.
     unsafe { pg_sys::MemoryContextDelete(tmp_ctx) };
@@ -204,6 +210,8 @@ pub unsafe extern "C-unwind" fn ambuild(
             lists_wanted,
         )
     };
+    // SAFETY: palloc0 of a plain C struct in the current (statement) memory context, which
+    // Postgres owns once `into_pg` hands it over as ambuild's result.
     let mut r = unsafe { PgBox::<pg_sys::IndexBuildResult>::alloc0() };
     r.heap_tuples = heap_tuples;
     r.index_tuples = rows as f64;
@@ -222,6 +230,9 @@ unsafe fn typmod_dims(index: pg_sys::Relation) -> usize {
 }
 
 /// Trains and writes every page of a new index from the collected vectors.
+// The one call site passes the build's options and collected data straight through; a
+// struct for them would only be built to be taken apart here.
+#[allow(clippy::too_many_arguments)]
 unsafe fn build_pages(
     index: pg_sys::Relation,
     metric: Metric,

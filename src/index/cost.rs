@@ -47,8 +47,10 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         }
         .clamp(1, lists);
         let ratio = probes as f64 / lists as f64;
-        let mut costs = pg_sys::GenericCosts::default();
-        costs.numIndexTuples = ((*info).tuples * ratio).max(1.0);
+        let mut costs = pg_sys::GenericCosts {
+            numIndexTuples: ((*info).tuples * ratio).max(1.0),
+            ..Default::default()
+        };
         pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
         // every probed code page is read before the first row comes out
         *startup = costs.indexTotalCost;

@@ -44,7 +44,10 @@ pub unsafe extern "C-unwind" fn aminsert(
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
         crate::error::raise(
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("ivf index cannot hold a non-finite value (element {})", i + 1),
+            format!(
+                "ivf index cannot hold a non-finite value (element {})",
+                i + 1
+            ),
             None,
             Some("Such a value cannot be dumped and restored either: fix or delete the row."),
         );
@@ -106,6 +109,7 @@ unsafe fn train_first(index: pg_sys::Relation, mb: pg_sys::Buffer, m: &mut MetaD
     floats.extend_from_slice(&c);
     // SAFETY: we hold the metapage exclusively; these append new pages.
     let (cs, cp) = unsafe { meta::write_centroids(index, &floats) };
+    // SAFETY: as above: the metapage is held exclusively; this appends one directory page.
     let (ds, dp) = unsafe {
         meta::write_directory(
             index,
@@ -155,9 +159,8 @@ pub unsafe fn insert_vector(
         let mut target = None;
         if m.vec_tail != INVALID_BLOCK {
             let b = page::lock_buffer(index, m.vec_tail, true);
-            let used =
-                page::check_page(page::buffer_page(b), kind::VEC, m.vec_tail, vl.per_page).count
-                    as usize;
+            let used = page::check_page(page::buffer_page(b), kind::VEC, m.vec_tail, vl.per_page)
+                .count as usize;
             if used < vl.per_page {
                 target = Some((b, used, false));
             } else {
@@ -207,9 +210,8 @@ pub unsafe fn insert_vector(
         let mut tail = None;
         if e.tail != INVALID_BLOCK {
             let tb = page::lock_buffer(index, e.tail, true);
-            let used =
-                page::check_page(page::buffer_page(tb), kind::CODE, e.tail, cl.capacity()).count
-                    as usize;
+            let used = page::check_page(page::buffer_page(tb), kind::CODE, e.tail, cl.capacity())
+                .count as usize;
             tail = Some((tb, used));
         }
         let (target_buf, pos, extra) = match tail {

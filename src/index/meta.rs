@@ -297,8 +297,11 @@ type ModelKey = (u32, u32, u32, u32, u64);
 /// Most bytes of centroids (and their derived copies) one backend keeps cached.
 const MODEL_CACHE_BYTES: usize = 256 << 20;
 
+/// The per-backend model cache: each key's model with its size in bytes, and the total.
+type ModelCache = (HashMap<ModelKey, (Rc<IvfModel>, usize)>, usize);
+
 thread_local! {
-    static MODELS: RefCell<(HashMap<ModelKey, (Rc<IvfModel>, usize)>, usize)> =
+    static MODELS: RefCell<ModelCache> =
         RefCell::new((HashMap::new(), 0));
 }
 
@@ -329,8 +332,8 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
         unsafe {
             let b = page::lock_buffer(index, m.centroid_start + p, false);
             let pg = page::buffer_page(b);
-            let n = page::check_page(pg, kind::CENTROID, m.centroid_start + p, F32_PER_PAGE)
-                .count as usize;
+            let n = page::check_page(pg, kind::CENTROID, m.centroid_start + p, F32_PER_PAGE).count
+                as usize;
             if floats.len() + n > total {
                 page::release(b);
                 page::corrupt(format!("ivf index has more than {total} centroid values"));

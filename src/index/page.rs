@@ -206,11 +206,9 @@ impl CodePage {
     /// `page` must be a code page of this layout, locked for as long as the view is used
     /// (share lock to read, exclusive lock through [`Wal`] to write).
     pub unsafe fn new(page: pg_sys::Page, lay: CodeLayout) -> CodePage {
-        // SAFETY: see the function's contract.
-        CodePage {
-            data: unsafe { data(page) },
-            lay,
-        }
+        // SAFETY: `page` is a locked code page of this layout (the function's contract).
+        let data = unsafe { data(page) };
+        CodePage { data, lay }
     }
     /// Code blocks covering the first `n` entries.
     pub fn codes(&self, n: usize) -> &[u64] {
@@ -397,11 +395,10 @@ impl Wal {
     /// # Safety
     /// `index` must be an open index relation.
     pub unsafe fn start(index: pg_sys::Relation) -> Wal {
-        // SAFETY: GenericXLogStart allocates the state in the current memory context.
-        Wal {
-            state: unsafe { pg_sys::GenericXLogStart(index) },
-            done: false,
-        }
+        // SAFETY: `index` is an open index relation (the function's contract);
+        // GenericXLogStart allocates the state in the current memory context.
+        let state = unsafe { pg_sys::GenericXLogStart(index) };
+        Wal { state, done: false }
     }
 
     /// Registers exclusively locked `buf` (at most 4 per record); `fresh` logs a full

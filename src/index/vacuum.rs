@@ -53,7 +53,12 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
                     tid_unpack(view.tid(i), &mut tid);
                     // The callback is a Postgres function pointer: an ERROR in it must not
                     // longjmp over this frame (`dead` would leak; formally UB).
-                    if pg_sys::ffi::pg_guard_ffi_boundary(|| cb(&mut tid, cb_state)) {
+                    if pg_sys::ffi::pg_guard_ffi_boundary(
+                        // Guarded: the raw `extern "C-unwind"` callback runs inside
+                        // pg_guard_ffi_boundary, which turns an ERROR into a Rust panic.
+                        #[allow(ffi_unwind_calls)]
+                        || cb(&mut tid, cb_state),
+                    ) {
                         *d = true;
                         ndead += 1;
                     }

@@ -136,6 +136,10 @@ impl<'a, E: Element> VectorIn<'a, E> {
 /// name, and checked to have the varlena layout of our types.
 pub struct VectorArray<E: Element>(pub Vec<Option<VectorOut<E>>>);
 
+// SAFETY: box_into returns, through `return_raw_datum`, a one-dimensional array built with
+// the element type of the called function's declared result type, after checking that the
+// type has our varlena layout (length -1, by reference, int alignment); every element is a
+// valid palloc'd vector of `E`.
 unsafe impl<E: Element> BoxRet for VectorArray<E> {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         // SAFETY: the FcInfo wraps the live call's FunctionCallInfo; its flinfo is set by
@@ -200,6 +204,8 @@ unsafe impl<E: Element> BoxRet for VectorArray<E> {
     }
 }
 
+// SAFETY: a VectorOut is a complete palloc'd varlena of `E`'s vector type (built by
+// `VectorOut::new` or taken from a VectorIn), returned unchanged through `return_raw_datum`.
 unsafe impl<E: Element> BoxRet for VectorOut<E> {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
         // SAFETY: the datum is a valid palloc'd varlena in the current memory context.
@@ -222,6 +228,9 @@ impl<'a, E: Element> FromDatum for VectorIn<'a, E> {
     }
 }
 
+// SAFETY: VectorIn<E> is only mapped to `E`'s own SQL type (SqlTranslatable below), so the
+// argument's datum is a vector of `E`; it is read through FromDatum (detoasted by
+// `from_datum_raw`), and it borrows for 'fcx, the lifetime of the call's arguments.
 unsafe impl<'fcx, E: Element> ArgAbi<'fcx> for VectorIn<'fcx, E> {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
@@ -237,6 +246,8 @@ unsafe impl<'fcx, E: Element> ArgAbi<'fcx> for VectorIn<'fcx, E> {
 /// created by `sql/types.sql` (bootstrap), so they count as external to pgrx's graph.
 macro_rules! sql_type {
     ($elem:ty, $name:literal) => {
+        // SAFETY: VectorOut<$elem> is a varlena with $elem's layout, which is what the SQL
+        // type $name (created by sql/types.sql with these I/O functions) stores.
         unsafe impl SqlTranslatable for VectorOut<$elem> {
             const TYPE_IDENT: &'static str = concat!("codevec::", $name);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
@@ -245,6 +256,7 @@ macro_rules! sql_type {
             const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
                 Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
         }
+        // SAFETY: as for VectorOut<$elem>: the same layout, borrowed.
         unsafe impl<'a> SqlTranslatable for VectorIn<'a, $elem> {
             const TYPE_IDENT: &'static str = concat!("codevec::", $name);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
@@ -258,13 +270,16 @@ macro_rules! sql_type {
 
 macro_rules! sql_array_type {
     ($elem:ty, $name:literal) => {
+        // SAFETY: a VectorArray<$elem> is returned as a one-dimensional array whose element
+        // type is checked at run time to be the function's declared $name[] element type.
         unsafe impl SqlTranslatable for VectorArray<$elem> {
             const TYPE_IDENT: &'static str = concat!("codevec::", $name, "[]");
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
             const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
                 Ok(SqlMappingRef::literal(concat!($name, "[]")));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-                Ok(ReturnsRef::One(SqlMappingRef::literal(concat!($name, "[]"))));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> = Ok(ReturnsRef::One(
+                SqlMappingRef::literal(concat!($name, "[]")),
+            ));
         }
     };
 }

@@ -17,12 +17,7 @@ use crate::ivf_cluster::{as_pg, base_port, Cluster};
 fn promote(c: &Cluster) {
     let out = as_pg(
         "pg_ctl",
-        &[
-            "-D",
-            c.dir.join("data").to_str().unwrap(),
-            "-w",
-            "promote",
-        ],
+        &["-D", c.dir.join("data").to_str().unwrap(), "-w", "promote"],
     );
     assert!(
         out.status.success(),
@@ -166,10 +161,7 @@ fn failed_index_builds_free_their_memory() {
          INSERT INTO leak VALUES ('[1,2]');",
     )
     .unwrap();
-    let pid: i32 = c
-        .query_one("SELECT pg_backend_pid()", &[])
-        .unwrap()
-        .get(0);
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     let mut sizes = vec![];
     for _ in 0..6 {
         let e = c
@@ -217,10 +209,7 @@ fn worker(l: &Load, seed: u64, vacuum: bool) {
                 0..=2 => {
                     let id = l.next_id.fetch_add(1, Ordering::SeqCst) as i64;
                     c.execute(
-                        &format!(
-                            "INSERT INTO load (id, c, v) VALUES ($1, $2, '{}')",
-                            lit(&q)
-                        ),
+                        &format!("INSERT INTO load (id, c, v) VALUES ($1, $2, '{}')", lit(&q)),
                         &[&id, &((id % 10) as i32)],
                     )?;
                     l.committed.lock().unwrap().insert(id);
@@ -330,7 +319,11 @@ fn index_ids(c: &mut Client) -> Vec<i64> {
 fn check_index_matches_table(c: &mut Client, what: &str) {
     let via_index = index_ids(c);
     let uniq: HashSet<i64> = via_index.iter().copied().collect();
-    assert_eq!(uniq.len(), via_index.len(), "{what}: duplicates in the index scan");
+    assert_eq!(
+        uniq.len(),
+        via_index.len(),
+        "{what}: duplicates in the index scan"
+    );
     let mut tx = c.transaction().unwrap();
     tx.batch_execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
         .unwrap();
@@ -408,8 +401,15 @@ fn eight_clients_then_kill_9_lose_nothing() {
     }
     let errors = load.errors.lock().unwrap().clone();
     let ops = load.ops.load(Ordering::Relaxed);
-    eprintln!("load phase: {ops} operations by 8 clients in {secs} s, {} errors", errors.len());
-    assert!(errors.is_empty(), "errors under load: {:?}", &errors[..errors.len().min(10)]);
+    eprintln!(
+        "load phase: {ops} operations by 8 clients in {secs} s, {} errors",
+        errors.len()
+    );
+    assert!(
+        errors.is_empty(),
+        "errors under load: {:?}",
+        &errors[..errors.len().min(10)]
+    );
     assert!(ops > 100, "the load ran ({ops} operations)");
     c.batch_execute("VACUUM load").unwrap();
     check_index_matches_table(&mut c, "after the load");
@@ -433,8 +433,17 @@ fn eight_clients_then_kill_9_lose_nothing() {
         .iter()
         .filter(|i| !present.contains(i) && !deleting.contains(i))
         .collect();
-    assert!(acked.len() > 20, "inserts were acknowledged before the crash ({})", acked.len());
-    assert!(lost.is_empty(), "{} acknowledged inserts lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    assert!(
+        acked.len() > 20,
+        "inserts were acknowledged before the crash ({})",
+        acked.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged inserts lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
     check_index_matches_table(&mut c, "after kill -9 and recovery");
     // and the index keeps taking writes
     c.batch_execute("INSERT INTO load VALUES (-1, 0, '[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9]')")

@@ -6,7 +6,7 @@
 //! cluster (skipped otherwise).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use codevec_ivf::npy;
@@ -21,7 +21,7 @@ struct Ann {
     gt: Vec<Vec<i32>>,
 }
 
-fn load(dir: &PathBuf) -> Ann {
+fn load(dir: &Path) -> Ann {
     let d = npy::read::<f32>(&dir.join("docs.f32.npy")).expect("docs.f32.npy");
     let q = npy::read::<f32>(&dir.join("queries.f32.npy")).expect("queries.f32.npy");
     let g = npy::read::<i32>(&dir.join("gt.i32.npy")).expect("gt.i32.npy");

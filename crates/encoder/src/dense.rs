@@ -329,7 +329,7 @@ unsafe fn kernel_dispatch(
     ldc: usize,
     st: Store,
 ) {
-    // SAFETY (all arms): forwarded from the caller's contract; each level's kernel is only
+    // SAFETY: in every arm, forwarded from the caller's contract; each level's kernel is only
     // called at that level, which the CPU supports.
     unsafe {
         match level {
@@ -362,7 +362,7 @@ unsafe fn kernel_dispatch_avx512(
     ldc: usize,
     st: Store,
 ) {
-    // SAFETY (all arms): forwarded from the caller's contract.
+    // SAFETY: in every arm, forwarded from the caller's contract.
     unsafe {
         match rows {
             14 => kernel::<14>(kc, a, lda, b, ldb, c, ldc, st),

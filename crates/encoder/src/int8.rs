@@ -616,7 +616,7 @@ unsafe fn dispatch(
     ldc: usize,
     t: Tile,
 ) {
-    // SAFETY (all arms): forwarded from the caller.
+    // SAFETY: in every arm, forwarded from the caller.
     unsafe {
         match rows {
             14 => kernel::<14>(k, a, b, c, ldc, t),
