@@ -39,6 +39,10 @@ cargo_counts() { # name log exitcode
 # which kernels this run exercises: every SIMD level up to the CPU's, capped by CODEVEC_SIMD
 echo "== CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1); AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no); CODEVEC_SIMD=${CODEVEC_SIMD:-unset}"
 
+echo "== 0/5 lints (cargo fmt --check, cargo clippy -D warnings)"
+scripts/lint.sh 2>&1 | tee "$LOGS/lint.log" | tail -5
+if [ "${PIPESTATUS[0]}" = 0 ]; then record "lints (fmt, clippy)" 1 0; else record "lints (fmt, clippy)" 0 1; fi
+
 echo "== 1/5 core crates (cargo test)"
 cargo test --workspace --exclude codevec 2>&1 | tee "$LOGS/core.log" | grep -E '^test result|FAILED|panicked'
 cargo_counts "core crates" "$LOGS/core.log" "${PIPESTATUS[0]}"

@@ -3,7 +3,7 @@
 COMMENT ON FUNCTION codevec.embed(text) IS
   'all-MiniLM-L6-v2 embedding of a text (384 dimensions, unit length; input truncated to 256 word pieces); immutable, usable in generated columns and expression indexes';
 COMMENT ON FUNCTION codevec.embed(text, text) IS
-  'embed(text) at a chosen precision: ''f32'' (full precision, the same as embed(text)) or ''int8'' (dense layers in 8-bit integers on AVX512-VNNI: about twice as fast, cosine >= 0.995 to f32)';
+  'embed(text) at a chosen precision: ''f32'' (full precision, the same as embed(text)) or ''int8'' (dense layers as exact 8-bit integer products, the same on every CPU; fastest with VNNI; cosine >= 0.995 to f32)';
 COMMENT ON FUNCTION codevec.embed_batch(text[]) IS
   'embeddings of many texts in one call, same order as the input; NULL elements give NULL';
 COMMENT ON FUNCTION codevec.embed_batch(text[], text) IS

@@ -77,7 +77,8 @@ pub fn raise_load_error(e: EncoderError) -> ! {
 }
 
 /// Parses a precision argument of the SQL functions ('f32' or 'int8'), raising a clear
-/// ERROR for anything else or for int8 on a CPU without AVX512-VNNI.
+/// ERROR for anything else. int8 runs on every CPU (AVX-512 VNNI, AVX-VNNI, AVX2 or
+/// portable kernels with the same integer sums).
 pub fn parse_precision(s: &str) -> Precision {
     let p: Precision = s.parse().unwrap_or_else(|_| {
         raise(
@@ -87,17 +88,6 @@ pub fn parse_precision(s: &str) -> Precision {
             Some("Use 'f32' (full precision, the default) or 'int8' (about twice as fast, cosine >= 0.995 to the reference)."),
         )
     });
-    if !p.supported() {
-        raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("encoder precision {p} is not supported on this CPU"),
-            Some(
-                "int8 needs AVX-512 with VNNI (x86-64 CPUs since Intel Ice Lake or AMD Zen 4)."
-                    .into(),
-            ),
-            Some("Use 'f32'."),
-        )
-    }
     p
 }
 

@@ -471,10 +471,7 @@ fn vm_hwm_kb(pid: i32) -> u64 {
 #[test]
 fn one_long_word_is_fast_small_and_cancellable() {
     let mut c = client();
-    let pid: i32 = c
-        .query_one("SELECT pg_backend_pid()", &[])
-        .unwrap()
-        .get(0);
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     // load the model first so that its memory is not counted below
     c.batch_execute("SELECT codevec.embed('warm up')").unwrap();
     let before = vm_hwm_kb(pid);
@@ -487,20 +484,32 @@ fn one_long_word_is_fast_small_and_cancellable() {
         .unwrap()
         .get(0);
     let took = t.elapsed();
-    assert!(same, "a 4 MB word embeds like its first 40 KB (256 word pieces)");
-    assert!(took < Duration::from_secs(2), "4 MB single word took {took:?}");
+    assert!(
+        same,
+        "a 4 MB word embeds like its first 40 KB (256 word pieces)"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "4 MB single word took {took:?}"
+    );
     let grew = vm_hwm_kb(pid).saturating_sub(before);
     // the 4 MB text itself is detoasted (twice: two calls); the tokenizer must not add ~57 B/byte
     assert!(grew < 64 * 1024, "peak RSS grew by {grew} kB");
     // 40 MB without a separator under a 500 ms statement_timeout ends quickly, either way
     c.batch_execute("SET statement_timeout = '500ms'").unwrap();
     let t = Instant::now();
-    let r = c.query_one("SELECT codevec.embed(repeat('ab', 20000000)) IS NOT NULL", &[]);
+    let r = c.query_one(
+        "SELECT codevec.embed(repeat('ab', 20000000)) IS NOT NULL",
+        &[],
+    );
     let took = t.elapsed();
     if let Err(e) = &r {
         assert_eq!(sqlstate(e), "57014", "{e}");
     }
-    assert!(took < Duration::from_secs(3), "40 MB word under a 500 ms timeout took {took:?}");
+    assert!(
+        took < Duration::from_secs(3),
+        "40 MB word under a 500 ms timeout took {took:?}"
+    );
     c.batch_execute("RESET statement_timeout").unwrap();
     let one: i32 = c.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);

@@ -225,9 +225,25 @@ fn ivf_filtered_limit_is_complete() {
                 got.len()
             );
             // strict order (the default): sorted, and never more than the matching rows
-            let strict = topk(&mut c, t, "<->", "embedding", &q, 200, true, "WHERE tag = 7");
-            assert!(strict.windows(2).all(|w| w[0].1 <= w[1].1), "strict order is sorted");
-            assert!(strict.len() <= 120 && strict.len() >= 10, "{}", strict.len());
+            let strict = topk(
+                &mut c,
+                t,
+                "<->",
+                "embedding",
+                &q,
+                200,
+                true,
+                "WHERE tag = 7",
+            );
+            assert!(
+                strict.windows(2).all(|w| w[0].1 <= w[1].1),
+                "strict order is sorted"
+            );
+            assert!(
+                strict.len() <= 120 && strict.len() >= 10,
+                "{}",
+                strict.len()
+            );
             c.batch_execute("SET codevec.iterative_scan = relaxed_order")
                 .unwrap();
             let got = topk(
@@ -241,7 +257,11 @@ fn ivf_filtered_limit_is_complete() {
                 "WHERE tag = 7",
             );
             c.batch_execute("RESET codevec.iterative_scan").unwrap();
-            assert_eq!(got.len(), 120, "every matching row is reachable in relaxed order");
+            assert_eq!(
+                got.len(),
+                120,
+                "every matching row is reachable in relaxed order"
+            );
         }
     }
     // codevec.max_probes bounds the continuation
