@@ -40,5 +40,7 @@ COMMENT ON OPERATOR CLASS halfembedding_ip_ops USING ivf IS 'ivf index for ORDER
 
 CREATE FUNCTION codevec.index_recall(index regclass, k integer DEFAULT 10, samples integer DEFAULT 100)
     RETURNS double precision
-    AS 'MODULE_PATHNAME', 'index_recall_wrapper' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+    AS 'MODULE_PATHNAME', 'index_recall_wrapper' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE
+    -- it runs SQL: nothing it names may resolve through the caller's search_path
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION codevec.index_recall(regclass, integer, integer) IS 'recall@k of an ivf index at the current codevec.probes / codevec.rerank, measured on samples indexed rows used as queries against an exact scan';

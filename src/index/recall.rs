@@ -87,6 +87,13 @@ fn index_recall(index: pg_sys::Oid, k: i32, samples: i32) -> f64 {
     } else {
         "<#>"
     };
+    // The function runs with search_path = pg_catalog, pg_temp (sql/index.sql): the table,
+    // type and predicate come back schema-qualified from regclass / format_type /
+    // pg_get_expr, and the operator is named with the schema of the column's type, where
+    // the extension created both.
+    let nsp = q("(SELECT quote_ident(tn.nspname::text) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace WHERE t.oid = a.atttypid)")
+        .expect("type schema");
+    let op = format!("OPERATOR({nsp}.{op})");
     let saved_idx =
         one("SELECT current_setting('enable_indexscan')").unwrap_or_else(|| "on".into());
     let saved_seq = one("SELECT current_setting('enable_seqscan')").unwrap_or_else(|| "on".into());

@@ -148,3 +148,16 @@ SELECT bool_and(d >= prev) AS sorted, count(*) AS n FROM (
     SELECT v <-> '[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]' AS d, row_number() OVER () AS rn
     FROM (SELECT v FROM ord WHERE id % 7 = 0 ORDER BY v <-> '[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]' LIMIT 400) q) r) s;
 RESET enable_seqscan;
+
+-- index_recall runs its SQL with a safe search_path: neither a missing schema nor a
+-- hijacking operator earlier in search_path changes what it measures
+SET search_path = pg_catalog;
+SELECT codevec.index_recall('public.st_idx', 3, 5) > 0.5 AS recall_without_public;
+RESET search_path;
+CREATE SCHEMA evil2;
+CREATE FUNCTION evil2.fake_l2(embedding, embedding) RETURNS float8 LANGUAGE sql AS 'SELECT 0::float8';
+CREATE OPERATOR evil2.<-> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = evil2.fake_l2);
+SET search_path = evil2, public;
+SELECT codevec.index_recall('st_idx', 3, 5) > 0.5 AS recall_not_hijacked;
+RESET search_path;
+DROP SCHEMA evil2 CASCADE;
