@@ -56,7 +56,9 @@ echo "== reinstall the release build (cargo pgrx test installed its debug build)
 cargo pgrx install --release --pg-config "$PG_CONFIG" >"$LOGS/install.log" 2>&1 || { tail -30 "$LOGS/install.log"; exit 1; }
 
 echo "== throwaway cluster on $PGHOST_DIR:$PORT"
-scripts/pg-up.sh "$PGHOST_DIR" "$PORT" || { cat "$PGHOST_DIR/log" 2>/dev/null; exit 1; }
+# RUST_BACKTRACE=1 in the server environment: no Rust backtrace may reach a client (checked by
+# tests/e2e/hardening.rs and by every expected output of pg_regress)
+RUST_BACKTRACE=1 scripts/pg-up.sh "$PGHOST_DIR" "$PORT" || { cat "$PGHOST_DIR/log" 2>/dev/null; exit 1; }
 export CODEVEC_PGHOST="$PGHOST_DIR" CODEVEC_PGPORT="$PORT"
 # ports of the clusters the ivf crash / replica tests start (base, base+1, base+2)
 export CODEVEC_IVF_TEST_PORT_BASE=${CODEVEC_IVF_TEST_PORT_BASE:-$((PORT + 1))}

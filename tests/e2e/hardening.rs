@@ -514,3 +514,29 @@ fn one_long_word_is_fast_small_and_cancellable() {
     let one: i32 = c.query_one("SELECT 1", &[]).unwrap().get(0);
     assert_eq!(one, 1);
 }
+
+#[test]
+fn errors_carry_no_rust_backtrace() {
+    // scripts/test.sh starts the shared cluster with RUST_BACKTRACE=1 in its environment
+    let mut c = client();
+    let check = |c: &mut Client, sql: &str, code: &str| {
+        let e = c.batch_execute(sql).expect_err(sql);
+        assert_eq!(sqlstate(&e), code, "{sql}: {e}");
+        let db = e.as_db_error().unwrap();
+        let detail = db.detail().unwrap_or("");
+        assert!(
+            !detail.contains("backtrace") && !detail.contains("::") && !detail.contains(" 0: "),
+            "{sql}: DETAIL leaks Rust internals: {detail}"
+        );
+    };
+    check(&mut c, "SELECT '[1,2]'::embedding <-> '[1,2,3]'", "22000");
+    check(&mut c, "SELECT codevec.embed('x', 'fp4')", "22023");
+    check(&mut c, "SELECT '[1,,2]'::embedding", "22P02");
+    c.batch_execute("SET statement_timeout = '50ms'").unwrap();
+    check(
+        &mut c,
+        "SELECT codevec.embed_batch(array_agg(repeat('word ', 200))) FROM generate_series(1, 2000)",
+        "57014",
+    );
+    c.batch_execute("RESET statement_timeout").unwrap();
+}
