@@ -102,6 +102,19 @@ unsafe extern "C-unwind" fn build_callback(
         st.tids = Vec::new();
     }
     if !st.over_budget {
+        // A failed Rust allocation would abort the backend (and restart the cluster): ask
+        // for the memory fallibly and turn a refusal into an ERROR.
+        if st.data.try_reserve(st.dims).is_err() || st.tids.try_reserve(1).is_err() {
+            raise(
+                PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+                format!(
+                    "out of memory collecting {} vectors for the ivf index build",
+                    st.rows
+                ),
+                None,
+                Some("Lower maintenance_work_mem, or build the index when more memory is free."),
+            );
+        }
         st.data.extend_from_slice(&st.buf);
         // SAFETY: tid points to the heap tuple's TID.
         st.tids.push(tid_pack(unsafe { &*tid }));

@@ -329,6 +329,17 @@ impl ScanState {
         // SAFETY: index open; see for_each_code_page.
         unsafe {
             for_each_code_page(index, self.heads[l], lay, |cp, n| {
+                if out.try_reserve(n).is_err() {
+                    crate::error::raise(
+                        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+                        format!(
+                            "out of memory holding {} ivf scan candidates",
+                            out.len() + n
+                        ),
+                        None,
+                        Some("Lower work_mem or codevec.max_probes."),
+                    );
+                }
                 let mut sink = CollectSink { out, page: cp };
                 qs.scan_run(l, cp.codes(n), n, cp.factors(n), &mut sink);
             })
@@ -470,6 +481,17 @@ impl ScanState {
             let mut v = vec![];
             // SAFETY: index open.
             unsafe { self.collect_list(index, l, &mut v) };
+            if self.pending.try_reserve(v.len()).is_err() {
+                crate::error::raise(
+                    PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+                    format!(
+                        "out of memory holding {} ivf scan candidates",
+                        self.pending.len() + v.len()
+                    ),
+                    None,
+                    Some("Lower work_mem or codevec.max_probes."),
+                );
+            }
             self.pending.extend(v.into_iter().map(Reverse));
             self.frontier = self.pending_min();
             return true;
