@@ -161,3 +161,18 @@ SET search_path = evil2, public;
 SELECT codevec.index_recall('st_idx', 3, 5) > 0.5 AS recall_not_hijacked;
 RESET search_path;
 DROP SCHEMA evil2 CASCADE;
+
+-- item 17: TRUNCATE in the transaction that created the table keeps the relfilenode; the
+-- retrained model (new dimensions even) must not be mistaken for the cached one
+BEGIN;
+CREATE TABLE tr (v embedding);
+CREATE INDEX tr_idx ON tr USING ivf (v embedding_l2_ops);
+INSERT INTO tr VALUES ('[1,2,3]');
+SET LOCAL enable_seqscan = off;
+SELECT v FROM tr ORDER BY v <-> '[1,2,3]' LIMIT 1;
+SELECT pg_relation_filenode('tr_idx') AS node \gset
+TRUNCATE tr;
+SELECT pg_relation_filenode('tr_idx') = :node AS same_relfilenode;
+INSERT INTO tr VALUES ('[1,2,3,4]'), ('[4,3,2,1]');
+SELECT v FROM tr ORDER BY v <-> '[4,3,2,1]' LIMIT 1;
+COMMIT;
