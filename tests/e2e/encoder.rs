@@ -7,7 +7,13 @@ use std::time::Instant;
 fn shared_data() -> std::path::PathBuf {
     std::env::var("CODEVEC_SHARED_DATA")
         .map(Into::into)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(
+                std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+            )
+            .join("../shared/data")
+        })
 }
 
 fn parse_vec(s: &str) -> Vec<f64> {

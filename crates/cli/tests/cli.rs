@@ -1,6 +1,5 @@
 //! The `codevec` binary end to end (no database: `split` and `load --dry-run`).
 
-use std::path::Path;
 use std::process::Command;
 
 fn codevec() -> Command {
@@ -8,7 +7,11 @@ fn codevec() -> Command {
 }
 
 fn fixtures() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/split")
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("tests/fixtures/split")
 }
 
 /// Whether `text` has a line equal to `want` up to runs of spaces.

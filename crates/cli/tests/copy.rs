@@ -4,7 +4,6 @@
 use codevec_cli::copy::{decode_line, encode_row, Row};
 use codevec_cli::lang::Grammar;
 use codevec_cli::split::split;
-use std::path::Path;
 
 fn row(path: &str, symbol: &str, code: &str) -> Row {
     Row {
@@ -73,7 +72,11 @@ fn literal_backslash_n_is_not_null() {
 
 #[test]
 fn fixture_snippets_round_trip() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/split");
+    let dir = std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("tests/fixtures/split");
     let mut rows = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -36,7 +36,11 @@ fn default_model_dir() -> PathBuf {
 fn default_data() -> PathBuf {
     match std::env::var("CODEVEC_SHARED_DATA") {
         Ok(d) => PathBuf::from(d),
-        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        Err(_) => std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("../../../shared/data"),
     }
     .join("codesearch-python-dev.jsonl")
 }

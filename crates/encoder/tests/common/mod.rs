@@ -51,7 +51,11 @@ pub fn model_dir() -> PathBuf {
 pub fn shared_data() -> PathBuf {
     let p = match std::env::var("CODEVEC_SHARED_DATA") {
         Ok(d) => PathBuf::from(d),
-        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        Err(_) => std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("../../../shared/data"),
     };
     assert!(
         p.join("minilm-reference.json").is_file(),
