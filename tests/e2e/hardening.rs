@@ -141,14 +141,14 @@ fn a_corrupt_page_count_is_an_index_corrupted_error() {
     assert_eq!(one, 1);
 }
 
-/// VmData of a backend, in kB.
-fn vm_data_kb(pid: i32) -> u64 {
+/// A `kB` field of `/proc/<pid>/status` (VmData, VmHWM, ...) of a backend.
+fn proc_status_kb(pid: i32, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
-        .find(|l| l.starts_with("VmData:"))
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
-        .unwrap()
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 #[test]
@@ -168,7 +168,7 @@ fn failed_index_builds_free_their_memory() {
             .batch_execute("CREATE INDEX ON leak USING ivf (v embedding_l2_ops)")
             .expect_err("mixed dimensions");
         assert_eq!(sqlstate(&e), "22000", "{e}");
-        sizes.push(vm_data_kb(pid));
+        sizes.push(proc_status_kb(pid, "VmData"));
     }
     // each failed build collected ~30 MB in Rust vectors; none of it may stay behind
     let growth = sizes[5] as i64 - sizes[0] as i64;
@@ -458,23 +458,13 @@ fn eight_clients_then_kill_9_lose_nothing() {
     );
 }
 
-/// VmHWM (peak resident set) of a backend, in kB.
-fn vm_hwm_kb(pid: i32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn one_long_word_is_fast_small_and_cancellable() {
     let mut c = client();
     let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     // load the model first so that its memory is not counted below
     c.batch_execute("SELECT codevec.embed('warm up')").unwrap();
-    let before = vm_hwm_kb(pid);
+    let before = proc_status_kb(pid, "VmHWM");
     let t = Instant::now();
     let same: bool = c
         .query_one(
@@ -492,7 +482,7 @@ fn one_long_word_is_fast_small_and_cancellable() {
         took < Duration::from_secs(2),
         "4 MB single word took {took:?}"
     );
-    let grew = vm_hwm_kb(pid).saturating_sub(before);
+    let grew = proc_status_kb(pid, "VmHWM").saturating_sub(before);
     // the 4 MB text itself is detoasted (twice: two calls); the tokenizer must not add ~57 B/byte
     assert!(grew < 64 * 1024, "peak RSS grew by {grew} kB");
     // 40 MB without a separator under a 500 ms statement_timeout ends quickly, either way
