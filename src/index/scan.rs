@@ -13,7 +13,7 @@ use std::collections::{BinaryHeap, HashSet};
 use std::rc::Rc;
 
 use codevec_ivf::quant::scan::CandidateSink;
-use codevec_ivf::topk::Reservoir;
+use codevec_ivf::topk::{Reservoir, Scored};
 use codevec_ivf::{defaults, IvfModel, QueryState};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -43,26 +43,6 @@ impl Ord for Cand {
     }
 }
 
-/// A reranked row waiting to be returned: rigorous lower bound, heap TID.
-#[derive(Clone, Copy, Debug)]
-struct Ready(f32, u64);
-impl PartialEq for Ready {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Ready {}
-impl PartialOrd for Ready {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Ready {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
-    }
-}
-
 /// Per-scan state (boxed in `scan->opaque`).
 struct ScanState {
     meta: MetaData,
@@ -77,8 +57,8 @@ struct ScanState {
     pooled: bool,
     first: HashSet<u64>,
     pending: BinaryHeap<Reverse<Cand>>,
-    /// Reranked rows not returned yet, smallest lower bound first.
-    ready: BinaryHeap<Reverse<Ready>>,
+    /// Reranked rows not returned yet, `(lower bound, heap TID)`, smallest first.
+    ready: BinaryHeap<Reverse<Scored>>,
     /// Smallest estimate among the candidates of probed lists that are not reranked yet
     /// (`+inf` when there are none). Strict order returns a reranked row only once its
     /// lower bound is at most this, so that a row is not returned ahead of closer rows
@@ -369,7 +349,7 @@ impl ScanState {
                     // whose lower bound is below it might be closer than one of them, so
                     // strict order leaves it out (as pgvector's hnsw strict_order does).
                     if !strict || lb >= last {
-                        self.ready.push(Reverse(Ready(lb, cands[i].1)));
+                        self.ready.push(Reverse(Scored(lb, cands[i].1)));
                     }
                     i += 1;
                 }
@@ -378,14 +358,9 @@ impl ScanState {
         }
     }
 
-    /// An estimate ("rank distance": squared for L2, `-q·x` on unit vectors for cosine) as
-    /// the operator's distance, so that it compares with lower bounds.
+    /// An estimate as the operator's distance (L2 estimates are squared distances).
     fn est_to_dist(&self, est: f32) -> f32 {
-        match self.meta.metric() {
-            codevec_ivf::Metric::L2 => est.max(0.0).sqrt(),
-            codevec_ivf::Metric::Cosine => 1.0 + est,
-            codevec_ivf::Metric::InnerProduct => est,
-        }
+        self.meta.metric().rank_to_distance(est)
     }
 
     /// The smallest estimate waiting in `pending`, as a distance; when nothing waits but lists are left
@@ -531,7 +506,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 None => false,
             };
             if emit {
-                let Reverse(Ready(lb, tid)) = st.ready.pop().expect("peeked");
+                let Reverse(Scored(lb, tid)) = st.ready.pop().expect("peeked");
                 tid_unpack(tid, &mut (*scan).xs_heaptid);
                 st.last_bound = st.last_bound.max(lb);
                 *(*scan).xs_orderbyvals = pg_sys::Datum::from((lb as f64).to_bits());

@@ -48,10 +48,11 @@ use crate::model::{IvfModel, QueryState};
 use crate::quant::rabitq::CodeFactors;
 use crate::quant::scan::{self, CandidateSink, BLOCK};
 use crate::rng::Rng;
-use crate::topk::{Reservoir, TopK};
+// a candidate: estimate (or bound), payload
+use crate::topk::{Reservoir, Scored as Cand, TopK};
 use half::f16;
 use rayon::prelude::*;
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::ops::ControlFlow;
 
@@ -636,25 +637,6 @@ impl CandidateSink for CollectSink<'_> {
     #[inline(always)]
     fn push(&mut self, i: usize, est: f32) {
         self.out.push(Cand(est, payload(self.list, i)));
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Cand(f32, u64);
-impl PartialEq for Cand {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Cand {}
-impl PartialOrd for Cand {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Cand {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
     }
 }
 

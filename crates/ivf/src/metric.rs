@@ -32,6 +32,19 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// An estimator's "rank distance" (see [`crate::quant::rabitq`]: the squared distance
+    /// for L2, `-q·x` on unit vectors for cosine, `-q·x` for inner product) as the distance
+    /// the SQL operator reports, so that estimates compare with lower bounds and exact
+    /// distances. Monotone; a negative squared estimate counts as 0.
+    #[inline]
+    pub fn rank_to_distance(self, rank: f32) -> f32 {
+        match self {
+            Metric::L2 => rank.max(0.0).sqrt(),
+            Metric::Cosine => 1.0 + rank,
+            Metric::InnerProduct => rank,
+        }
+    }
+
     /// True for the metrics that use spherical k-means (normalised centroids).
     #[inline]
     pub fn is_spherical(self) -> bool {
@@ -139,6 +152,28 @@ pub fn normalize_in_place(v: &mut [f32]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rank_to_distance_matches_the_operators() {
+        use super::Metric;
+        let (a, b) = ([3.0f32, 0.0], [0.0f32, 4.0]);
+        let l2sq = 25.0f32;
+        assert_eq!(
+            Metric::L2.rank_to_distance(l2sq),
+            Metric::L2.distance(&a, &b)
+        );
+        assert_eq!(Metric::L2.rank_to_distance(-1e-6), 0.0);
+        // unit vectors: cosine rank -q·x, distance 1 - cos
+        let (u, v) = ([0.6f32, 0.8], [1.0f32, 0.0]);
+        let r = -(0.6f32);
+        assert!(
+            (Metric::Cosine.rank_to_distance(r) - Metric::Cosine.distance(&u, &v)).abs() < 1e-6
+        );
+        assert_eq!(
+            Metric::InnerProduct.rank_to_distance(-0.6),
+            Metric::InnerProduct.distance(&u, &v)
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -2,6 +2,27 @@
 //! (a max-heap whose root is the current admission threshold).
 //! Ties are broken by the payload, so results are deterministic.
 
+/// A `(distance, payload)` pair ordered by distance (IEEE total order) then payload: the
+/// element of the scans' candidate heaps (wrap in `std::cmp::Reverse` for a min-heap).
+#[derive(Clone, Copy, Debug)]
+pub struct Scored(pub f32, pub u64);
+impl PartialEq for Scored {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Scored {}
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scored {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
+    }
+}
+
 /// Keeps the `cap` smallest pairs seen.
 #[derive(Clone, Debug, Default)]
 pub struct TopK {
