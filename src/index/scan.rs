@@ -59,11 +59,10 @@ struct ScanState {
     pending: BinaryHeap<Reverse<Cand>>,
     /// Reranked rows not returned yet, `(lower bound, heap TID)`, smallest first.
     ready: BinaryHeap<Reverse<Scored>>,
-    /// Smallest estimate among the candidates of probed lists that are not reranked yet
-    /// (`+inf` when there are none). Strict order returns a reranked row only once its
-    /// lower bound is at most this, so that a row is not returned ahead of closer rows
-    /// still waiting for their rerank.
-    frontier: f32,
+    /// After batch 1 and before the rest of the first lists is pooled: the worst estimate
+    /// batch 1 kept, as a distance, when its reservoir was full (every candidate it did not
+    /// keep estimates at least that); see [`ScanState::frontier`].
+    first_worst: Option<f32>,
     batches: usize,
     /// Largest lower bound returned so far (strict order: later batches return nothing below).
     last_bound: f32,
@@ -90,7 +89,7 @@ impl ScanState {
             first: HashSet::new(),
             pending: BinaryHeap::new(),
             ready: BinaryHeap::new(),
-            frontier: f32::INFINITY,
+            first_worst: None,
             batches: 0,
             last_bound: f32::NEG_INFINITY,
             mode: gucs::IterativeScan::StrictOrder,
@@ -164,7 +163,7 @@ pub unsafe extern "C-unwind" fn amrescan(
         }
         st.finished = true;
         st.ready.clear();
-        st.frontier = f32::INFINITY;
+        st.first_worst = None;
         st.pending.clear();
         st.first.clear();
         st.batches = 0;
@@ -239,6 +238,17 @@ unsafe fn count_index_scan(index: pg_sys::Relation) {
     }
 }
 
+/// A refused allocation for `n` scan candidates: ERROR 53200 instead of the abort a failed
+/// Rust allocation would be (it restarts the cluster).
+fn candidates_oom(n: usize) -> ! {
+    crate::error::raise(
+        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+        format!("out of memory holding {n} ivf scan candidates"),
+        None,
+        Some("Lower work_mem or codevec.max_probes."),
+    )
+}
+
 /// Walks the code-page chain starting at `head`, calling `f(page view, entries)` with each
 /// page share-locked (one lock at a time).
 unsafe fn for_each_code_page(
@@ -310,15 +320,7 @@ impl ScanState {
         unsafe {
             for_each_code_page(index, self.heads[l], lay, |cp, n| {
                 if out.try_reserve(n).is_err() {
-                    crate::error::raise(
-                        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
-                        format!(
-                            "out of memory holding {} ivf scan candidates",
-                            out.len() + n
-                        ),
-                        None,
-                        Some("Lower work_mem or codevec.max_probes."),
-                    );
+                    candidates_oom(out.len() + n);
                 }
                 let mut sink = CollectSink { out, page: cp };
                 qs.scan_run(l, cp.codes(n), n, cp.factors(n), &mut sink);
@@ -374,6 +376,17 @@ impl ScanState {
         }
     }
 
+    /// Smallest distance a candidate of the probed lists still waiting for its rerank may
+    /// have, judged by its estimate (`-inf` while the next list must be probed first, `+inf`
+    /// when nothing is left). Strict order returns a reranked row only once its lower bound
+    /// is at most this, so that a row is not returned ahead of closer rows still waiting.
+    fn frontier(&self) -> f32 {
+        match self.first_worst {
+            Some(d) if !self.pooled => d,
+            _ => self.pending_min(),
+        }
+    }
+
     /// Starts the next batch; false when every reachable entry was returned.
     unsafe fn refill(&mut self, index: pg_sys::Relation) -> bool {
         let lay = CodeLayout::new(self.meta.dims as usize);
@@ -409,11 +422,9 @@ impl ScanState {
             self.first.extend(batch.iter().map(|c| c.1));
             self.next_list = first;
             // candidates the reservoir did not keep all have estimates >= the worst kept
-            self.frontier = if batch.len() >= self.rerank {
+            self.first_worst = (batch.len() >= self.rerank).then(|| {
                 self.est_to_dist(batch.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max))
-            } else {
-                self.pending_min()
-            };
+            });
             self.batches = 1;
             // SAFETY: index open.
             unsafe { self.rerank(index, &mut batch) };
@@ -435,7 +446,6 @@ impl ScanState {
             rest.retain(|c| !self.first.contains(&c.1));
             self.first = HashSet::new();
             self.pending.extend(rest.into_iter().map(Reverse));
-            self.frontier = self.pending_min();
             return true;
         }
         // The candidates waiting for a batch are bounded by work_mem (like a sort): past it
@@ -448,7 +458,6 @@ impl ScanState {
         if self.pending.is_empty() {
             // every candidate of the probed lists is reranked: probe the next list
             if self.next_list >= self.max_lists.min(self.order.len()) {
-                self.frontier = f32::INFINITY;
                 return false;
             }
             let l = self.order[self.next_list].0 as usize;
@@ -457,18 +466,9 @@ impl ScanState {
             // SAFETY: index open.
             unsafe { self.collect_list(index, l, &mut v) };
             if self.pending.try_reserve(v.len()).is_err() {
-                crate::error::raise(
-                    PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
-                    format!(
-                        "out of memory holding {} ivf scan candidates",
-                        self.pending.len() + v.len()
-                    ),
-                    None,
-                    Some("Lower work_mem or codevec.max_probes."),
-                );
+                candidates_oom(self.pending.len() + v.len());
             }
             self.pending.extend(v.into_iter().map(Reverse));
-            self.frontier = self.pending_min();
             return true;
         }
         let take = self.rerank.min(self.pending.len());
@@ -478,7 +478,6 @@ impl ScanState {
         self.batches += 1;
         // SAFETY: index open.
         unsafe { self.rerank(index, &mut batch) };
-        self.frontier = self.pending_min();
         true
     }
 }
@@ -502,7 +501,7 @@ pub unsafe extern "C-unwind" fn amgettuple(
             // `off` return reranked rows as they come.
             let strict = st.mode == gucs::IterativeScan::StrictOrder;
             let emit = match st.ready.peek() {
-                Some(Reverse(r)) => !strict || r.0 <= st.frontier,
+                Some(Reverse(r)) => !strict || r.0 <= st.frontier(),
                 None => false,
             };
             if emit {
@@ -524,13 +523,11 @@ pub unsafe extern "C-unwind" fn amgettuple(
                 return true;
             }
             pg_sys::check_for_interrupts!();
-            if !st.refill(index) {
-                if st.ready.is_empty() {
-                    st.finished = true;
-                    return false;
-                }
-                // nothing left to rerank or probe: drain what is reranked
-                st.frontier = f32::INFINITY;
+            // false: nothing left to rerank or probe, so the frontier is +inf and what is
+            // reranked drains
+            if !st.refill(index) && st.ready.is_empty() {
+                st.finished = true;
+                return false;
             }
         }
     }
