@@ -66,12 +66,9 @@ pub unsafe extern "C-unwind" fn aminsert(
             train_first(index, mb, &mut m, &x);
             model = None;
         }
-        let same = |a: &MetaData, b: &MetaData| {
-            (a.lists, a.centroid_start, a.build_id) == (b.lists, b.centroid_start, b.build_id)
-        };
         // trained by another inserter meanwhile (or just now by us): its model, under the lock
         let model = match model {
-            Some(mdl) if same(&seen, &m) => mdl,
+            Some(mdl) if seen.model_identity() == m.model_identity() => mdl,
             _ => meta::model(index, &m),
         };
         insert_vector(index, mb, &mut m, &model, &x, tid_pack(&*heap_tid));
@@ -199,7 +196,6 @@ pub unsafe fn insert_vector(
         let db = page::lock_buffer(index, dblk, true);
         let dsp = page::check_page(page::buffer_page(db), kind::DIR, dblk, DIR_PER_PAGE);
         if di >= dsp.count as usize {
-            page::release(db);
             page::corrupt(format!(
                 "ivf directory block {dblk} has {} entries, list {list} needs entry {di}",
                 dsp.count

@@ -85,34 +85,14 @@ impl MetaData {
     pub fn elem(&self) -> Elem {
         Elem::from_u32(self.elem)
     }
-}
 
-/// Reads the metapage of a locked page.
-///
-/// # Safety
-/// `page` must be the locked metapage.
-pub unsafe fn read_meta_page(page: pg_sys::Page) -> MetaData {
-    // SAFETY: the metapage data area holds a MetaData (checked by magic below).
-    let m = unsafe {
-        page::check_kind(page, kind::META, META_BLOCK);
-        *(page::data(page) as *const MetaData)
-    };
-    if m.magic != MAGIC || m.version != VERSION {
-        crate::error::raise(
-            pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
-            format!(
-                "ivf index has magic {:#x} version {}, expected {MAGIC:#x} version {VERSION}",
-                m.magic, m.version
-            ),
-            None,
-            Some("REINDEX the index."),
-        );
+    /// What identifies the trained model of a metapage: its centroid block, list count and
+    /// build identity. A model read for one identity serves every metapage with the same
+    /// one (the per-backend cache keys on it, with the relation).
+    pub fn model_identity(&self) -> (u32, u32, u64) {
+        (self.centroid_start, self.lists, self.build_id)
     }
-    m.validate();
-    m
-}
 
-impl MetaData {
     /// Checks the metapage's numbers against each other before anything is sized by them
     /// (a corrupt `lists` or `dims` must be an `ERROR`, not a huge allocation).
     fn validate(&self) {
@@ -143,6 +123,31 @@ impl MetaData {
             bad("directory page count");
         }
     }
+}
+
+/// Reads the metapage of a locked page.
+///
+/// # Safety
+/// `page` must be the locked metapage.
+pub unsafe fn read_meta_page(page: pg_sys::Page) -> MetaData {
+    // SAFETY: the metapage data area holds a MetaData (checked by magic below).
+    let m = unsafe {
+        page::check_kind(page, kind::META, META_BLOCK);
+        *(page::data(page) as *const MetaData)
+    };
+    if m.magic != MAGIC || m.version != VERSION {
+        crate::error::raise(
+            pgrx::PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+            format!(
+                "ivf index has magic {:#x} version {}, expected {MAGIC:#x} version {VERSION}",
+                m.magic, m.version
+            ),
+            None,
+            Some("REINDEX the index."),
+        );
+    }
+    m.validate();
+    m
 }
 
 /// Most lists an index can have (the `lists` option's maximum is far below).
@@ -291,8 +296,8 @@ pub fn new_build_id() -> u64 {
     id.max(1)
 }
 
-/// Cache key: database, relfilenode, centroid block, lists, build identity.
-type ModelKey = (u32, u32, u32, u32, u64);
+/// Cache key: database, relfilenode, [`MetaData::model_identity`].
+type ModelKey = (u32, u32, (u32, u32, u64));
 
 /// Most bytes of centroids (and their derived copies) one backend keeps cached.
 const MODEL_CACHE_BYTES: usize = 256 << 20;
@@ -317,9 +322,7 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
     let key = (
         node.dbNode.to_u32(),
         node.relNode.to_u32(),
-        m.centroid_start,
-        m.lists,
-        m.build_id,
+        m.model_identity(),
     );
     if let Some(mdl) = MODELS.with(|c| c.borrow().0.get(&key).map(|e| e.0.clone())) {
         return mdl;
@@ -335,7 +338,6 @@ pub unsafe fn model(index: pg_sys::Relation, m: &MetaData) -> Rc<IvfModel> {
             let n = page::check_page(pg, kind::CENTROID, m.centroid_start + p, F32_PER_PAGE).count
                 as usize;
             if floats.len() + n > total {
-                page::release(b);
                 page::corrupt(format!("ivf index has more than {total} centroid values"));
             }
             floats.extend_from_slice(std::slice::from_raw_parts(page::data(pg) as *const f32, n));
