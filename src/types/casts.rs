@@ -14,12 +14,17 @@ use crate::error::{raise, OrRaise};
 /// Rejects a multi-dimensional array argument (`ARRAY[[1,2],[3,4]]` is not a vector;
 /// flattening it silently would hide a mistake, and pgvector rejects it too).
 fn check_one_dim(fcinfo: pg_sys::FunctionCallInfo, type_name: &'static str, len: usize) {
-    // SAFETY: argument 0 of the array casts is a non-null array datum (STRICT); the
-    // detoasted copy (or the datum itself) starts with an ArrayType header.
+    // Only the array header is fetched (pgrx's `Array` argument already detoasted the
+    // whole value once; a second full detoast would copy a toasted array again).
+    const HEADER_DATA: i32 = (std::mem::size_of::<pg_sys::ArrayType>() - 4) as i32;
+    // SAFETY: argument 0 of the array casts is a non-null array datum (STRICT); the slice
+    // is a new 4-byte-header varlena holding the first bytes after the array's varlena
+    // header, so it reads as an ArrayType header.
     let ndim = unsafe {
         let d = (*fcinfo).args.as_slice(1)[0].value;
-        let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *const pg_sys::ArrayType;
-        (*arr).ndim
+        let head = pg_sys::pg_detoast_datum_slice(d.cast_mut_ptr(), 0, HEADER_DATA)
+            as *const pg_sys::ArrayType;
+        (*head).ndim
     };
     if ndim > 1 {
         raise(
