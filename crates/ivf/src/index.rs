@@ -316,7 +316,10 @@ impl IvfIndex {
             .unwrap_or_else(|| defaults::training_sample(lists, n))
             .clamp(lists.min(n), n);
         let pool = match cfg.threads {
-            Some(t) => Some(build_pool(t)?),
+            Some(t) => Some(
+                crate::pool::worker_pool(t, "codevec-ivf-build")
+                    .map_err(BuildError::InvalidInput)?,
+            ),
             None => None,
         };
         let pool = pool.as_ref();
@@ -768,25 +771,6 @@ impl Iterator for IvfIter<'_> {
             if !self.refill() {
                 return None;
             }
-        }
-    }
-}
-
-/// The build's private worker pool: `threads` workers with every signal blocked (they run
-/// inside a Postgres backend, whose signal handlers must stay on the backend thread; see
-/// `codevec-threads`).
-fn build_pool(threads: usize) -> Result<rayon::ThreadPool, BuildError> {
-    codevec_threads::pool(threads, "codevec-ivf-build")
-        .map_err(|e| BuildError::InvalidInput(format!("thread pool: {e}")))
-}
-
-#[cfg(test)]
-mod pool_tests {
-    #[test]
-    fn pool_workers_block_every_signal() {
-        let pool = super::build_pool(2).unwrap();
-        for unblocked in pool.broadcast(|_| codevec_threads::unblocked_signals()) {
-            assert!(unblocked.is_empty(), "unblocked in a worker: {unblocked:?}");
         }
     }
 }

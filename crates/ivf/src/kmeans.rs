@@ -202,7 +202,9 @@ pub fn kmeans(
     }
     let k = cfg.k;
     let pool = match cfg.threads {
-        Some(t) => Some(build_pool(t)?),
+        Some(t) => {
+            Some(crate::pool::worker_pool(t, "codevec-kmeans").map_err(KMeansError::InvalidInput)?)
+        }
         None => None,
     };
     let pool = pool.as_ref();
@@ -360,23 +362,4 @@ pub fn kmeans(
         iterations,
         inertia,
     })
-}
-
-/// The build's private worker pool: `threads` workers with every signal blocked (they run
-/// inside a Postgres backend, whose signal handlers must stay on the backend thread; see
-/// `codevec-threads`).
-fn build_pool(threads: usize) -> Result<rayon::ThreadPool, KMeansError> {
-    codevec_threads::pool(threads, "codevec-kmeans")
-        .map_err(|e| KMeansError::InvalidInput(format!("thread pool: {e}")))
-}
-
-#[cfg(test)]
-mod pool_tests {
-    #[test]
-    fn pool_workers_block_every_signal() {
-        let pool = super::build_pool(2).unwrap();
-        for unblocked in pool.broadcast(|_| codevec_threads::unblocked_signals()) {
-            assert!(unblocked.is_empty(), "unblocked in a worker: {unblocked:?}");
-        }
-    }
 }
