@@ -89,6 +89,17 @@ pub fn topk(
     rows
 }
 
+/// Runs `f` with `codevec.iterative_scan = relaxed_order`: the completeness checks (every
+/// row reachable) are properties of relaxed order; strict order may leave rows out rather
+/// than return them out of order (docs/ivf.md).
+pub fn relaxed<T>(c: &mut Client, f: impl FnOnce(&mut Client) -> T) -> T {
+    c.batch_execute("SET codevec.iterative_scan = relaxed_order")
+        .unwrap();
+    let r = f(c);
+    c.batch_execute("RESET codevec.iterative_scan").unwrap();
+    r
+}
+
 /// Mean recall@k of the index over the given queries (ids of exact top-k found by the index).
 pub fn recall(c: &mut Client, table: &str, op: &str, queries: &[Vec<f32>], k: usize) -> f64 {
     let mut sum = 0.0;
@@ -145,19 +156,9 @@ fn ivf_recall_after_build_insert_and_vacuum() {
         .get(0);
     // every row is reachable in relaxed order (strict order may leave rows out rather than
     // return them out of order: see docs/ivf.md)
-    c.batch_execute("SET codevec.iterative_scan = relaxed_order")
-        .unwrap();
-    let all = topk(
-        &mut c,
-        t,
-        "<->",
-        "embedding",
-        &queries[0],
-        100_000,
-        true,
-        "",
-    );
-    c.batch_execute("RESET codevec.iterative_scan").unwrap();
+    let all = relaxed(&mut c, |c| {
+        topk(c, t, "<->", "embedding", &queries[0], 100_000, true, "")
+    });
     assert_eq!(all.len() as i64, n);
     // the recall self-check agrees
     let sc: f64 = c
@@ -244,19 +245,9 @@ fn ivf_filtered_limit_is_complete() {
                 "{}",
                 strict.len()
             );
-            c.batch_execute("SET codevec.iterative_scan = relaxed_order")
-                .unwrap();
-            let got = topk(
-                &mut c,
-                t,
-                "<->",
-                "embedding",
-                &q,
-                200,
-                true,
-                "WHERE tag = 7",
-            );
-            c.batch_execute("RESET codevec.iterative_scan").unwrap();
+            let got = relaxed(&mut c, |c| {
+                topk(c, t, "<->", "embedding", &q, 200, true, "WHERE tag = 7")
+            });
             assert_eq!(
                 got.len(),
                 120,
@@ -267,10 +258,9 @@ fn ivf_filtered_limit_is_complete() {
     // codevec.max_probes bounds the continuation
     c.batch_execute("SET codevec.probes = 1; SET codevec.max_probes = 1")
         .unwrap();
-    c.batch_execute("SET codevec.iterative_scan = relaxed_order")
-        .unwrap();
-    let got = topk(&mut c, t, "<->", "embedding", &data[0], 100_000, true, "");
-    c.batch_execute("RESET codevec.iterative_scan").unwrap();
+    let got = relaxed(&mut c, |c| {
+        topk(c, t, "<->", "embedding", &data[0], 100_000, true, "")
+    });
     assert!(
         got.len() < 6000 && !got.is_empty(),
         "max_probes = 1 read one list: {}",
@@ -458,10 +448,9 @@ fn ivf_concurrent_inserts_while_scanning() {
         .unwrap()
         .get(0);
     assert_eq!(n, 2000 + 3 * 1500);
-    c.batch_execute("SET codevec.iterative_scan = relaxed_order")
-        .unwrap();
-    let all = topk(&mut c, t, "<->", "embedding", &[0.0; 16], 100_000, true, "");
-    c.batch_execute("RESET codevec.iterative_scan").unwrap();
+    let all = relaxed(&mut c, |c| {
+        topk(c, t, "<->", "embedding", &[0.0; 16], 100_000, true, "")
+    });
     assert_eq!(
         all.len() as i64,
         n,
