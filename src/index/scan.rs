@@ -1,20 +1,21 @@
 //! The ordered scan: `ORDER BY col <op> $q` → heap TIDs by ascending lower bound.
 //!
-//! Batch 1 probes the `codevec.probes` nearest lists with the batch estimator and reranks
-//! the `codevec.rerank` best estimates by the crate's rigorous `f16` lower bound. Each TID is
-//! returned with `xs_orderbyvals` = that lower bound and `xs_recheckorderby = true`, so the
-//! executor's reorder queue recomputes the exact distance from the heap row. Later batches
-//! (when the executor keeps asking: filters, cursors) pool the rest of the probed lists,
-//! then probe one more list per batch, up to `codevec.max_probes` lists — the crate's
-//! `IvfIter`, on pages. Inside a batch the order is exact; across batches it is relaxed.
+//! The algorithm is the crate's [`codevec_ivf::ordered::OrderedScan`] (the in-memory index
+//! runs the same code): candidates of the probed lists are reranked in the order of their
+//! estimator lower bounds, and a row is returned only when no candidate still waiting
+//! could plausibly be closer; as the executor keeps asking (filters, cursors) the scan
+//! widens its key windows and probes more lists. This file is the glue: the lists are
+//! chains of code pages, the `f16` copies live on vector pages, and each TID is returned with
+//! `xs_orderbyvals` = its rigorous lower bound and `xs_recheckorderby = true`, so the
+//! executor's reorder queue recomputes the exact distance from the heap row.
+//! `codevec.iterative_scan` picks [`OrderMode`]: strict (always sorted), relaxed, off.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashSet};
 use std::rc::Rc;
 
-use codevec_ivf::quant::scan::CandidateSink;
-use codevec_ivf::topk::{Reservoir, Scored};
-use codevec_ivf::{defaults, IvfModel, QueryState};
+use codevec_ivf::ordered::{
+    scan_keys, Candidate, KeySink, ListSource, OrderMode, OrderedScan, ScanParams,
+};
+use codevec_ivf::{defaults, BoundQuery, IvfModel, QueryState};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -23,53 +24,13 @@ use super::page::{self, kind, loc_unpack, CodeLayout, CodePage, VecLayout, INVAL
 use super::{dims_mismatch, read_vector, tid_unpack};
 use crate::gucs;
 
-/// A candidate: estimate, heap TID, vector locator.
-#[derive(Clone, Copy, Debug)]
-struct Cand(f32, u64, u64);
-impl PartialEq for Cand {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Cand {}
-impl PartialOrd for Cand {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Cand {
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
-    }
-}
-
 /// Per-scan state (boxed in `scan->opaque`).
 struct ScanState {
     meta: MetaData,
     model: Option<Rc<IvfModel>>,
     heads: Vec<u32>,
     qs: QueryState,
-    order: Vec<(u32, f32)>,
-    nprobe: usize,
-    rerank: usize,
-    max_lists: usize,
-    next_list: usize,
-    pooled: bool,
-    first: HashSet<u64>,
-    pending: BinaryHeap<Reverse<Cand>>,
-    /// Reranked rows not returned yet, `(lower bound, heap TID)`, smallest first.
-    ready: BinaryHeap<Reverse<Scored>>,
-    /// After batch 1 and before the rest of the first lists is pooled: the worst estimate
-    /// batch 1 kept, as a distance, when its reservoir was full (every candidate it did not
-    /// keep estimates at least that); see [`ScanState::frontier`].
-    first_worst: Option<f32>,
-    batches: usize,
-    /// Largest lower bound returned so far (strict order: later batches return nothing below).
-    last_bound: f32,
-    /// `codevec.iterative_scan` as it was at rescan.
-    mode: gucs::IterativeScan,
-    /// No (more) rows: empty index, NULL query.
-    finished: bool,
+    scan: Option<OrderedScan>,
     qbuf: Vec<f32>,
 }
 
@@ -80,20 +41,7 @@ impl ScanState {
             model: None,
             heads: vec![],
             qs: QueryState::new(),
-            order: vec![],
-            nprobe: 1,
-            rerank: 1,
-            max_lists: 0,
-            next_list: 0,
-            pooled: false,
-            first: HashSet::new(),
-            pending: BinaryHeap::new(),
-            ready: BinaryHeap::new(),
-            first_worst: None,
-            batches: 0,
-            last_bound: f32::NEG_INFINITY,
-            mode: gucs::IterativeScan::StrictOrder,
-            finished: true,
+            scan: None,
             qbuf: vec![],
         }
     }
@@ -161,16 +109,7 @@ pub unsafe extern "C-unwind" fn amrescan(
         if !orderbys.is_null() && norderbys > 0 {
             std::ptr::copy(orderbys, (*scan).orderByData, norderbys as usize);
         }
-        st.finished = true;
-        st.ready.clear();
-        st.first_worst = None;
-        st.pending.clear();
-        st.first.clear();
-        st.batches = 0;
-        st.last_bound = f32::NEG_INFINITY;
-        st.mode = gucs::ITERATIVE_SCAN.get();
-        st.pooled = false;
-        st.next_list = 0;
+        st.scan = None;
         if (*scan).numberOfOrderBys == 0 {
             crate::error::raise(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -193,34 +132,42 @@ pub unsafe extern "C-unwind" fn amrescan(
         }
         let model = meta::model(index, &m);
         model.prepare_query(&st.qbuf, &mut st.qs);
-        st.qs.probe_order(usize::MAX, &mut st.order);
         st.heads = meta::read_directory(index, &m)
             .iter()
             .map(|e| e.head)
             .collect();
         let lists = m.lists as usize;
         let probes = gucs::IVF_PROBES.get();
-        st.nprobe = if probes > 0 {
+        let nprobe = if probes > 0 {
             probes as usize
         } else {
             defaults::nprobe_for_lists(lists)
         }
         .clamp(1, lists);
         let rr = gucs::IVF_RERANK.get();
-        st.rerank = if rr > 0 {
+        let rerank = if rr > 0 {
             rr as usize
         } else {
             defaults::rerank_for_k(10)
         };
         let mp = gucs::IVF_MAX_PROBES.get();
-        st.max_lists = if mp > 0 {
+        let max_lists = if mp > 0 {
             (mp as usize).min(lists)
         } else {
             lists
         };
-        st.nprobe = st.nprobe.min(st.max_lists);
+        let mode = match gucs::ITERATIVE_SCAN.get() {
+            gucs::IterativeScan::StrictOrder => OrderMode::Strict,
+            gucs::IterativeScan::RelaxedOrder => OrderMode::Relaxed,
+            gucs::IterativeScan::Off => OrderMode::FirstBatch,
+        };
+        let mut p = ScanParams::new(nprobe.min(max_lists), rerank, max_lists, mode);
+        // The candidates waiting for their rerank are bounded by work_mem (like a sort):
+        // past it the scan probes no further list and only drains what it holds.
+        let budget = pg_sys::work_mem.max(64) as usize * 1024;
+        p.max_pending = budget / std::mem::size_of::<Candidate>();
+        st.scan = Some(OrderedScan::new(&st.qs, p));
         st.model = Some(model);
-        st.finished = false;
     }
 }
 
@@ -238,121 +185,74 @@ unsafe fn count_index_scan(index: pg_sys::Relation) {
     }
 }
 
-/// A refused allocation for `n` scan candidates: ERROR 53200 instead of the abort a failed
-/// Rust allocation would be (it restarts the cluster).
-fn candidates_oom(n: usize) -> ! {
-    crate::error::raise(
-        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
-        format!("out of memory holding {n} ivf scan candidates"),
-        None,
-        Some("Lower work_mem or codevec.max_probes."),
-    )
-}
-
-/// Walks the code-page chain starting at `head`, calling `f(page view, entries)` with each
-/// page share-locked (one lock at a time).
-unsafe fn for_each_code_page(
+/// The index's lists as a [`ListSource`]: chains of code pages from `heads`, `f16` copies
+/// on vector pages (each page share-locked while read, one lock at a time).
+struct PageSource<'a> {
     index: pg_sys::Relation,
-    head: u32,
-    lay: CodeLayout,
-    mut f: impl FnMut(&CodePage, usize),
-) {
-    let mut blk = head;
-    while blk != INVALID_BLOCK {
-        // SAFETY: chain blocks exist; share lock while reading.
-        unsafe {
-            let b = page::lock_buffer(index, blk, false);
-            let p = page::buffer_page(b);
-            let sp = page::check_page(p, kind::CODE, blk, lay.capacity());
-            let n = sp.count as usize;
-            if n > 0 {
-                let cp = CodePage::new(p, lay);
-                f(&cp, n);
-            }
-            page::release(b);
-            blk = sp.next;
-        }
-    }
+    heads: &'a [u32],
+    dims: usize,
 }
 
-struct ReservoirSink<'a> {
-    res: &'a mut Reservoir,
-    arena: &'a mut Vec<(u64, u64)>,
-    page: &'a CodePage,
-}
-
-impl CandidateSink for ReservoirSink<'_> {
-    #[inline(always)]
-    fn threshold(&self) -> f32 {
-        self.res.threshold()
-    }
-    #[inline(always)]
-    fn push(&mut self, i: usize, est: f32) {
-        if est <= self.res.threshold() {
-            self.res.push(est, self.arena.len() as u64);
-            self.arena.push((self.page.tid(i), self.page.loc(i)));
-        }
-    }
-}
-
-struct CollectSink<'a> {
-    out: &'a mut Vec<Cand>,
-    page: &'a CodePage,
-}
-
-impl CandidateSink for CollectSink<'_> {
-    #[inline(always)]
-    fn threshold(&self) -> f32 {
-        f32::INFINITY
-    }
-    #[inline(always)]
-    fn push(&mut self, i: usize, est: f32) {
-        self.out.push(Cand(est, self.page.tid(i), self.page.loc(i)));
-    }
-}
-
-impl ScanState {
-    /// Estimates every entry of list `l` into `out`.
-    unsafe fn collect_list(&self, index: pg_sys::Relation, l: usize, out: &mut Vec<Cand>) {
-        let lay = CodeLayout::new(self.meta.dims as usize);
-        let qs = &self.qs;
-        // SAFETY: index open; see for_each_code_page.
-        unsafe {
-            for_each_code_page(index, self.heads[l], lay, |cp, n| {
-                if out.try_reserve(n).is_err() {
-                    candidates_oom(out.len() + n);
+impl ListSource for PageSource<'_> {
+    fn scan_list<K: KeySink>(
+        &mut self,
+        qs: &QueryState,
+        list: usize,
+        confidence: f32,
+        sink: &mut K,
+    ) -> usize {
+        let lay = CodeLayout::new(self.dims);
+        let mut blk = self.heads[list];
+        let mut entries = 0;
+        while blk != INVALID_BLOCK {
+            // SAFETY: the index is open for the scan; chain blocks exist; the page is read
+            // under a share lock, released before the next one is taken.
+            unsafe {
+                let b = page::lock_buffer(self.index, blk, false);
+                let p = page::buffer_page(b);
+                let sp = page::check_page(p, kind::CODE, blk, lay.capacity());
+                let n = sp.count as usize;
+                entries += n;
+                if n > 0 {
+                    let cp = CodePage::new(p, lay);
+                    scan_keys(
+                        qs,
+                        list,
+                        cp.codes(n),
+                        n,
+                        cp.factors(n),
+                        confidence,
+                        |i| (cp.tid(i), cp.loc(i)),
+                        sink,
+                    );
                 }
-                let mut sink = CollectSink { out, page: cp };
-                qs.scan_run(l, cp.codes(n), n, cp.factors(n), &mut sink);
-            })
-        };
+                page::release(b);
+                blk = sp.next;
+            }
+        }
+        entries
     }
 
-    /// Reranks `cands` by lower bound into `ready` (reading each vector page once).
-    unsafe fn rerank(&mut self, index: pg_sys::Relation, cands: &mut [Cand]) {
-        let vl = VecLayout::new(self.meta.dims as usize);
-        cands.sort_unstable_by_key(|c| c.2);
-        let bq = self.qs.bound_query();
-        let strict = self.mode == gucs::IterativeScan::StrictOrder;
-        let last = self.last_bound;
+    fn rerank(
+        &mut self,
+        bq: &BoundQuery<'_>,
+        cands: &mut [Candidate],
+        emit: &mut dyn FnMut(f32, u64),
+    ) {
+        let vl = VecLayout::new(self.dims);
+        cands.sort_unstable_by_key(|c| c.loc);
         let mut i = 0;
         while i < cands.len() {
-            let (blk, _) = loc_unpack(cands[i].2);
+            let (blk, _) = loc_unpack(cands[i].loc);
             // SAFETY: vector pages exist; share lock while reading.
             unsafe {
-                let b = page::lock_buffer(index, blk, false);
+                let b = page::lock_buffer(self.index, blk, false);
                 let p = page::buffer_page(b);
                 page::check_kind(p, kind::VEC, blk);
-                while i < cands.len() && loc_unpack(cands[i].2).0 == blk {
-                    let (_, slot) = loc_unpack(cands[i].2);
+                while i < cands.len() && loc_unpack(cands[i].loc).0 == blk {
+                    let (_, slot) = loc_unpack(cands[i].loc);
                     let (f, v) = vl.read(p, slot);
-                    let lb = bq.lower_bound(v, f);
-                    // Rows already returned have exact distances up to `last_bound`; a row
-                    // whose lower bound is below it might be closer than one of them, so
-                    // strict order leaves it out (as pgvector's hnsw strict_order does).
-                    if !strict || lb >= last {
-                        self.ready.push(Reverse(Scored(lb, cands[i].1)));
-                    }
+                    emit(bq.lower_bound(v, f), cands[i].id);
                     i += 1;
                 }
                 page::release(b);
@@ -360,125 +260,8 @@ impl ScanState {
         }
     }
 
-    /// An estimate as the operator's distance (L2 estimates are squared distances).
-    fn est_to_dist(&self, est: f32) -> f32 {
-        self.meta.metric().rank_to_distance(est)
-    }
-
-    /// The smallest estimate waiting in `pending`, as a distance; when nothing waits but lists are left
-    /// to probe, `-inf` (nothing may be returned before the next list is probed: it can
-    /// hold closer rows); `+inf` when every list is probed.
-    fn pending_min(&self) -> f32 {
-        match self.pending.peek() {
-            Some(r) => self.est_to_dist(r.0 .0),
-            None if self.next_list < self.max_lists.min(self.order.len()) => f32::NEG_INFINITY,
-            None => f32::INFINITY,
-        }
-    }
-
-    /// Smallest distance a candidate of the probed lists still waiting for its rerank may
-    /// have, judged by its estimate (`-inf` while the next list must be probed first, `+inf`
-    /// when nothing is left). Strict order returns a reranked row only once its lower bound
-    /// is at most this, so that a row is not returned ahead of closer rows still waiting.
-    fn frontier(&self) -> f32 {
-        match self.first_worst {
-            Some(d) if !self.pooled => d,
-            _ => self.pending_min(),
-        }
-    }
-
-    /// Starts the next batch; false when every reachable entry was returned.
-    unsafe fn refill(&mut self, index: pg_sys::Relation) -> bool {
-        let lay = CodeLayout::new(self.meta.dims as usize);
-        if self.batches == 0 {
-            let first = self.nprobe.min(self.order.len());
-            let mut res = Reservoir::default();
-            res.reset(self.rerank);
-            let mut arena: Vec<(u64, u64)> = Vec::new();
-            for j in 0..first {
-                let l = self.order[j].0 as usize;
-                let qs = &self.qs;
-                // SAFETY: index open.
-                unsafe {
-                    for_each_code_page(index, self.heads[l], lay, |cp, n| {
-                        let mut sink = ReservoirSink {
-                            res: &mut res,
-                            arena: &mut arena,
-                            page: cp,
-                        };
-                        qs.scan_run(l, cp.codes(n), n, cp.factors(n), &mut sink);
-                    })
-                };
-            }
-            let mut out = vec![];
-            res.drain_sorted(&mut out);
-            let mut batch: Vec<Cand> = out
-                .iter()
-                .map(|&(e, a)| {
-                    let (tid, loc) = arena[a as usize];
-                    Cand(e, tid, loc)
-                })
-                .collect();
-            self.first.extend(batch.iter().map(|c| c.1));
-            self.next_list = first;
-            // candidates the reservoir did not keep all have estimates >= the worst kept
-            self.first_worst = (batch.len() >= self.rerank).then(|| {
-                self.est_to_dist(batch.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max))
-            });
-            self.batches = 1;
-            // SAFETY: index open.
-            unsafe { self.rerank(index, &mut batch) };
-            return true;
-        }
-        if self.mode == gucs::IterativeScan::Off {
-            return false;
-        }
-        if !self.pooled {
-            // the rest of the first lists, minus what batch 1 returned
-            self.pooled = true;
-            let first = self.nprobe.min(self.order.len());
-            let mut rest = vec![];
-            for j in 0..first {
-                let l = self.order[j].0 as usize;
-                // SAFETY: index open.
-                unsafe { self.collect_list(index, l, &mut rest) };
-            }
-            rest.retain(|c| !self.first.contains(&c.1));
-            self.first = HashSet::new();
-            self.pending.extend(rest.into_iter().map(Reverse));
-            return true;
-        }
-        // The candidates waiting for a batch are bounded by work_mem (like a sort): past it
-        // the scan probes no further list and only drains what it holds.
-        // SAFETY: reading an integer GUC (kB).
-        let budget = unsafe { pg_sys::work_mem }.max(64) as usize * 1024;
-        if self.pending.len() * std::mem::size_of::<Cand>() > budget {
-            self.max_lists = self.next_list;
-        }
-        if self.pending.is_empty() {
-            // every candidate of the probed lists is reranked: probe the next list
-            if self.next_list >= self.max_lists.min(self.order.len()) {
-                return false;
-            }
-            let l = self.order[self.next_list].0 as usize;
-            self.next_list += 1;
-            let mut v = vec![];
-            // SAFETY: index open.
-            unsafe { self.collect_list(index, l, &mut v) };
-            if self.pending.try_reserve(v.len()).is_err() {
-                candidates_oom(self.pending.len() + v.len());
-            }
-            self.pending.extend(v.into_iter().map(Reverse));
-            return true;
-        }
-        let take = self.rerank.min(self.pending.len());
-        let mut batch: Vec<Cand> = (0..take)
-            .filter_map(|_| self.pending.pop().map(|r| r.0))
-            .collect();
-        self.batches += 1;
-        // SAFETY: index open.
-        unsafe { self.rerank(index, &mut batch) };
-        true
+    fn checkpoint(&mut self) {
+        pg_sys::check_for_interrupts!();
     }
 }
 
@@ -491,45 +274,31 @@ pub unsafe extern "C-unwind" fn amgettuple(
     // SAFETY: scan is live and was rescanned.
     unsafe {
         let st = state(scan);
-        if st.finished {
+        let Some(os) = st.scan.as_mut() else {
             return false;
+        };
+        let mut src = PageSource {
+            index: (*scan).indexRelation,
+            heads: &st.heads,
+            dims: st.meta.dims as usize,
+        };
+        let Some((tid, lb)) = os.next(&mut src, &st.qs) else {
+            st.scan = None;
+            return false;
+        };
+        tid_unpack(tid, &mut (*scan).xs_heaptid);
+        *(*scan).xs_orderbyvals = pg_sys::Datum::from((lb as f64).to_bits());
+        *(*scan).xs_orderbynulls = false;
+        // Further ORDER BY expressions (ORDER BY v <#> a, v <#> b): -Infinity is a lower
+        // bound of any distance, so the executor's recheck computes them and its reorder
+        // queue sorts ties of the first one correctly.
+        for i in 1..(*scan).numberOfOrderBys as usize {
+            *(*scan).xs_orderbyvals.add(i) = pg_sys::Datum::from(f64::NEG_INFINITY.to_bits());
+            *(*scan).xs_orderbynulls.add(i) = false;
         }
-        let index = (*scan).indexRelation;
-        loop {
-            // Strict order returns the best reranked row only when no candidate of the probed
-            // lists still waiting for its rerank has a smaller estimate; relaxed order and
-            // `off` return reranked rows as they come.
-            let strict = st.mode == gucs::IterativeScan::StrictOrder;
-            let emit = match st.ready.peek() {
-                Some(Reverse(r)) => !strict || r.0 <= st.frontier(),
-                None => false,
-            };
-            if emit {
-                let Reverse(Scored(lb, tid)) = st.ready.pop().expect("peeked");
-                tid_unpack(tid, &mut (*scan).xs_heaptid);
-                st.last_bound = st.last_bound.max(lb);
-                *(*scan).xs_orderbyvals = pg_sys::Datum::from((lb as f64).to_bits());
-                *(*scan).xs_orderbynulls = false;
-                // Further ORDER BY expressions (ORDER BY v <#> a, v <#> b): -Infinity is a
-                // lower bound of any distance, so the executor's recheck computes them and
-                // its reorder queue sorts ties of the first one correctly.
-                for i in 1..(*scan).numberOfOrderBys as usize {
-                    *(*scan).xs_orderbyvals.add(i) =
-                        pg_sys::Datum::from(f64::NEG_INFINITY.to_bits());
-                    *(*scan).xs_orderbynulls.add(i) = false;
-                }
-                (*scan).xs_recheckorderby = true;
-                (*scan).xs_recheck = false;
-                return true;
-            }
-            pg_sys::check_for_interrupts!();
-            // false: nothing left to rerank or probe, so the frontier is +inf and what is
-            // reranked drains
-            if !st.refill(index) && st.ready.is_empty() {
-                st.finished = true;
-                return false;
-            }
-        }
+        (*scan).xs_recheckorderby = true;
+        (*scan).xs_recheck = false;
+        true
     }
 }
 

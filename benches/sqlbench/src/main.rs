@@ -5,10 +5,14 @@
 //! random 384-d vectors, ms per query, for embedding and halfembedding, and for pgvector's
 //! `vector` on the same data when pgvector is installed locally (skipped otherwise).
 //!
-//! `codevec-sqlbench ivf [ann_dir]`: the ivf index on the real ann/ data set (see `ivf.rs`).
+//! `codevec-sqlbench ivf [ann_dir]`: the ivf index on the real ann/ data set next to pgvector
+//! when installed: unfiltered sweep, filtered queries, growth, summary (see `ivf.rs`).
 
+mod ann;
 mod data;
 mod exact;
+mod filtered;
+mod growth;
 mod ivf;
 
 use postgres::{Client, NoTls};

@@ -9,6 +9,7 @@
 
 use codevec_ivf::dataset::AnnData;
 use codevec_ivf::index::{BuildConfig, IvfIndex, SearchParams, SearchScratch};
+use codevec_ivf::ordered::OrderMode;
 use codevec_ivf::Metric;
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -191,14 +192,14 @@ fn main() {
 fn iterator_rows(data: &AnnData, index: &IvfIndex, p: &SearchParams, k: usize, exact_cpu_qps: f64) {
     let nq = data.queries.rows();
     for (name, modulus) in [
-        ("iterator, no filter", 1u64),
-        ("iterator, 10 % selective filter", 10),
+        ("ordered scan (strict), no filter", 1u64),
+        ("ordered scan (strict), 10 % selective filter", 10),
     ] {
         let mut results = vec![];
         let (wall, cpu) = timed(|| {
             for q in 0..nq {
                 let r: Vec<u64> = index
-                    .iter(data.queries.row(q), p)
+                    .iter(data.queries.row(q), p, OrderMode::Strict)
                     .map(|x| x.0)
                     .filter(|id| id % modulus == 0)
                     .take(k)

@@ -49,11 +49,13 @@ use crate::quant::rabitq::CodeFactors;
 use crate::quant::scan::{self, CandidateSink, BLOCK};
 use crate::rng::Rng;
 // a candidate: estimate (or bound), payload
-use crate::topk::{Reservoir, Scored as Cand, TopK};
+use crate::bound::BoundQuery;
+use crate::ordered::{
+    scan_keys, Candidate, KeySink, ListSource, OrderMode, OrderedScan, ScanParams,
+};
+use crate::topk::{Reservoir, TopK};
 use half::f16;
 use rayon::prelude::*;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::ops::ControlFlow;
 
 /// Build parameters.
@@ -588,25 +590,23 @@ impl IvfIndex {
         v.into_iter().map(|(d, i)| (i, d)).collect()
     }
 
-    /// Streaming scan; see the module docs for the order guarantees.
-    /// `params.k` is ignored.
-    pub fn iter(&self, query: &[f32], params: &SearchParams) -> IvfIter<'_> {
+    /// Ordered streaming scan ([`crate::ordered`]) of `query` with `params.nprobe` and
+    /// `params.rerank` over all lists, in `mode`. `params.k` is ignored.
+    pub fn iter(&self, query: &[f32], params: &SearchParams, mode: OrderMode) -> IvfIter<'_> {
+        self.iter_with(
+            query,
+            ScanParams::new(params.nprobe, params.rerank, self.lists.len(), mode),
+        )
+    }
+
+    /// [`IvfIndex::iter`] with every parameter of the ordered scan.
+    pub fn iter_with(&self, query: &[f32], p: ScanParams) -> IvfIter<'_> {
         let mut state = QueryState::new();
         self.model.prepare_query(query, &mut state);
-        let mut order = vec![];
-        state.probe_order(usize::MAX, &mut order);
         IvfIter {
-            index: self,
+            scan: OrderedScan::new(&state, p),
+            src: MemSource { index: self },
             state,
-            nprobe: params.nprobe.max(1),
-            rerank: params.rerank.max(1),
-            order,
-            next_list: 0,
-            pending: BinaryHeap::new(),
-            ready: vec![],
-            batches: 0,
-            cut: None,
-            pooled: false,
         }
     }
 }
@@ -627,136 +627,73 @@ impl CandidateSink for ReservoirSink<'_> {
     }
 }
 
-struct CollectSink<'a> {
-    out: &'a mut Vec<Cand>,
-    list: usize,
-}
-
-impl CandidateSink for CollectSink<'_> {
-    #[inline(always)]
-    fn threshold(&self) -> f32 {
-        f32::INFINITY
-    }
-    #[inline(always)]
-    fn push(&mut self, i: usize, est: f32) {
-        self.out.push(Cand(est, payload(self.list, i)));
-    }
-}
-
-/// Streaming scan over an [`IvfIndex`]: yields `(id, lower_bound)`.
-pub struct IvfIter<'a> {
+/// The in-memory lists as a [`ListSource`] (locator = list and position).
+struct MemSource<'a> {
     index: &'a IvfIndex,
-    state: QueryState,
-    nprobe: usize,
-    rerank: usize,
-    order: Vec<(u32, f32)>,
-    next_list: usize,
-    pending: BinaryHeap<Reverse<Cand>>,
-    /// Current batch, sorted descending (pop = smallest).
-    ready: Vec<(f32, u64)>,
-    batches: usize,
-    /// Last (largest) candidate of batch 1.
-    cut: Option<Cand>,
-    /// Whether the rest of the first `nprobe` lists is in `pending`.
-    pooled: bool,
 }
 
-impl<'a> IvfIter<'a> {
-    /// Number of batches started so far (the batch of the last yielded item).
-    pub fn batch(&self) -> usize {
-        self.batches
+impl ListSource for MemSource<'_> {
+    fn scan_list<K: KeySink>(
+        &mut self,
+        qs: &QueryState,
+        list: usize,
+        confidence: f32,
+        sink: &mut K,
+    ) -> usize {
+        let l = &self.index.lists[list];
+        if l.is_empty() {
+            return 0;
+        }
+        scan_keys(
+            qs,
+            list,
+            &l.codes,
+            l.len(),
+            &l.factors,
+            confidence,
+            |i| (l.ids[i], payload(list, i)),
+            sink,
+        );
+        l.len()
     }
 
+    fn rerank(
+        &mut self,
+        bq: &BoundQuery<'_>,
+        cands: &mut [Candidate],
+        emit: &mut dyn FnMut(f32, u64),
+    ) {
+        let dim = self.index.model.dim();
+        for c in cands.iter() {
+            let (l, i) = unpayload(c.loc);
+            let list = &self.index.lists[l];
+            emit(
+                bq.lower_bound(&list.vecs[i * dim..(i + 1) * dim], list.f16f[i]),
+                c.id,
+            );
+        }
+    }
+}
+
+/// Ordered streaming scan over an [`IvfIndex`]: yields `(id, lower_bound)`.
+pub struct IvfIter<'a> {
+    scan: OrderedScan,
+    src: MemSource<'a>,
+    state: QueryState,
+}
+
+impl IvfIter<'_> {
     /// Lists probed so far.
     pub fn lists_probed(&self) -> usize {
-        self.next_list
+        self.scan.lists_probed()
     }
-
-    fn estimate_list(&mut self, l: usize, out: &mut Vec<Cand>) {
-        let list = &self.index.lists[l];
-        let n = list.len();
-        if n == 0 {
-            return;
-        }
-        let mut sink = CollectSink { out, list: l };
-        self.state
-            .scan_run(l, &list.codes, n, &list.factors, &mut sink);
+    /// Rows left out in strict order (see [`OrderedScan::dropped`]).
+    pub fn dropped(&self) -> usize {
+        self.scan.dropped()
     }
-
-    fn rerank_into_ready(&mut self, cands: &[Cand]) {
-        let bq = self.state.bound_query();
-        self.ready.clear();
-        let pairs: Vec<(f32, u64)> = cands.iter().map(|c| (c.0, c.1)).collect();
-        let ready = &mut self.ready;
-        self.index
-            .rerank(&bq, &pairs, |id, lb| ready.push((lb, id)));
-        // descending, so that pop() yields ascending (ties: smaller id first)
-        self.ready
-            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-    }
-
-    /// Starts the next batch. Returns false when everything was yielded.
-    fn refill(&mut self) -> bool {
-        if self.batches == 0 {
-            // Batch 1 takes the same fast path as `search`: a threshold
-            // reservoir, no pool of the other candidates (most scans stop here).
-            let first = self.nprobe.min(self.order.len());
-            let mut res = Reservoir::default();
-            res.reset(self.rerank);
-            for j in 0..first {
-                let l = self.order[j].0 as usize;
-                let list = &self.index.lists[l];
-                if list.is_empty() {
-                    continue;
-                }
-                let mut sink = ReservoirSink {
-                    res: &mut res,
-                    list: l,
-                };
-                self.state
-                    .scan_run(l, &list.codes, list.len(), &list.factors, &mut sink);
-            }
-            let mut cands = vec![];
-            res.drain_sorted(&mut cands);
-            self.cut = cands.last().map(|&(e, p)| Cand(e, p));
-            self.next_list = first;
-            let batch: Vec<Cand> = cands.iter().map(|&(e, p)| Cand(e, p)).collect();
-            self.rerank_into_ready(&batch);
-            self.batches = 1;
-            return true;
-        }
-        if !self.pooled {
-            // Only now pool the candidates of the first `nprobe` lists that
-            // batch 1 did not take: re-scan them (estimates are deterministic)
-            // and keep those ordered after the cut.
-            self.pooled = true;
-            let first = self.nprobe.min(self.order.len());
-            let mut rest = vec![];
-            for j in 0..first {
-                let l = self.order[j].0 as usize;
-                self.estimate_list(l, &mut rest);
-            }
-            if let Some(cut) = self.cut {
-                rest.retain(|c| *c > cut);
-            }
-            self.pending.extend(rest.into_iter().map(Reverse));
-        }
-        if self.next_list < self.order.len() {
-            let l = self.order[self.next_list].0 as usize;
-            self.next_list += 1;
-            let mut v = vec![];
-            self.estimate_list(l, &mut v);
-            self.pending.extend(v.into_iter().map(Reverse));
-        } else if self.pending.is_empty() {
-            return false;
-        }
-        let take = self.rerank.min(self.pending.len());
-        let batch: Vec<Cand> = (0..take)
-            .filter_map(|_| self.pending.pop().map(|r| r.0))
-            .collect();
-        self.rerank_into_ready(&batch);
-        self.batches += 1;
-        true
+    /// Candidates reranked so far.
+    pub fn reranked(&self) -> usize {
+        self.scan.reranked()
     }
 }
 
@@ -764,13 +701,6 @@ impl Iterator for IvfIter<'_> {
     type Item = (u64, f32);
 
     fn next(&mut self) -> Option<(u64, f32)> {
-        loop {
-            if let Some((lb, id)) = self.ready.pop() {
-                return Some((id, lb));
-            }
-            if !self.refill() {
-                return None;
-            }
-        }
+        self.scan.next(&mut self.src, &self.state)
     }
 }

@@ -131,6 +131,7 @@ pub mod matvec;
 pub mod metric;
 pub mod model;
 pub mod npy;
+pub mod ordered;
 mod pool;
 pub mod quant;
 pub mod rng;

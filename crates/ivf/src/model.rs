@@ -196,6 +196,7 @@ impl IvfModel {
         self.rotation.apply_in_place(&mut state.qrot);
         state.qq.reset(&state.qrot);
         state.metric = self.metric;
+        state.qn2 = crate::metric::dot_f32(&state.qi, &state.qi);
     }
 }
 
@@ -213,6 +214,8 @@ pub struct QueryState {
     pub qrot: Vec<f32>,
     /// Quantised `qrot`.
     pub qq: QuantizedQuery,
+    /// `‖qi‖²`.
+    qn2: f32,
     dot: Vec<u32>,
     pop: Vec<u32>,
 }
@@ -226,6 +229,7 @@ impl Default for QueryState {
             ranks: vec![],
             qrot: vec![],
             qq: QuantizedQuery::default(),
+            qn2: 0.0,
             dot: vec![],
             pop: vec![],
         }
@@ -236,6 +240,16 @@ impl QueryState {
     /// Empty state.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The metric of the model that prepared this state.
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    /// `‖q‖²` of the query in index space.
+    pub fn query_norm2(&self) -> f32 {
+        self.qn2
     }
 
     /// The `nprobe` nearest lists `(list, rank)`, nearest first.

@@ -3,6 +3,7 @@ mod common;
 use codevec_ivf::index::{
     build_memory_bytes, BuildConfig, BuildError, BuildProgress, IvfIndex, SearchParams,
 };
+use codevec_ivf::ordered::OrderMode;
 use codevec_ivf::Metric;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -48,55 +49,74 @@ fn recall_on_synthetic_clustered_data_all_metrics() {
 }
 
 #[test]
-fn iterator_yields_everything_once_with_valid_bounds() {
+fn ordered_scan_modes_yield_valid_bounds_in_their_order() {
     let (dim, n) = (32, 3000);
     let (data, _, _) = common::blobs(n, dim, 20, 0.5, 11);
     for metric in [Metric::Cosine, Metric::L2, Metric::InnerProduct] {
         let index = build(&data, dim, metric, Some(40));
-        let q = &data[5 * dim..6 * dim];
         let p = SearchParams {
             k: 10,
             nprobe: 4,
             rerank: 50,
         };
-        let mut it = index.iter(q, &p);
-        let mut seen = HashSet::new();
-        let mut last: Option<(usize, f32)> = None;
-        let mut first_batch = vec![];
-        while let Some((id, lb)) = it.next() {
-            assert!(seen.insert(id), "{id} yielded twice");
-            let x = &data[id as usize * dim..(id as usize + 1) * dim];
-            assert!(lb.is_finite());
-            assert!(
-                (lb as f64) <= metric.distance_f64(q, x),
-                "{metric:?}: not a lower bound"
-            );
-            let b = it.batch();
-            if let Some((lb_batch, lb_val)) = last {
-                if lb_batch == b {
-                    assert!(lb >= lb_val, "not sorted inside batch {b}");
+        for qi in [5usize, 777, 2001] {
+            let q = &data[qi * dim..(qi + 1) * dim];
+            let check = |id: u64, lb: f32| {
+                let x = &data[id as usize * dim..(id as usize + 1) * dim];
+                assert!(lb.is_finite());
+                assert!(
+                    (lb as f64) <= metric.distance_f64(q, x),
+                    "{metric:?}: not a lower bound"
+                );
+            };
+            // relaxed: every vector exactly once (the scan goes on to every list)
+            let mut seen = HashSet::new();
+            for (id, lb) in index.iter(q, &p, OrderMode::Relaxed) {
+                assert!(seen.insert(id), "{id} yielded twice");
+                check(id, lb);
+            }
+            assert_eq!(seen.len(), n, "{metric:?}: relaxed scan lost vectors");
+            // strict: sorted lower bounds; what it leaves out it counts
+            let mut it = index.iter(q, &p, OrderMode::Strict);
+            let mut seen = HashSet::new();
+            let mut last = f32::NEG_INFINITY;
+            let mut strict10 = vec![];
+            for (id, lb) in it.by_ref() {
+                assert!(seen.insert(id), "{id} yielded twice");
+                check(id, lb);
+                assert!(
+                    lb >= last,
+                    "{metric:?}: strict order broken: {lb} after {last}"
+                );
+                last = lb;
+                if strict10.len() < 10 {
+                    strict10.push(id);
                 }
             }
-            if b == 1 {
-                first_batch.push((id, lb));
-            }
-            last = Some((b, lb));
+            assert_eq!(
+                seen.len() + it.dropped(),
+                n,
+                "{metric:?}: strict scan lost vectors"
+            );
+            assert!(
+                it.dropped() * 20 <= n,
+                "{metric:?}: strict dropped {}",
+                it.dropped()
+            );
+            // off: the first `rerank` candidates, sorted, then the end
+            let first: Vec<(u64, f32)> = index.iter(q, &p, OrderMode::FirstBatch).collect();
+            assert_eq!(first.len(), 50);
+            assert!(first.windows(2).all(|w| w[0].1 <= w[1].1));
+            assert_eq!(index.iter(q, &p, OrderMode::FirstBatch).lists_probed(), 0);
+            // the strict top-10 is at least as good as the top-k search's
+            let truth = common::exact_topk(&data, dim, metric, q, 10);
+            let s10: Vec<u64> = index.search(q, &p).into_iter().map(|x| x.0).collect();
+            let hits = |r: &[u64]| r.iter().filter(|id| truth.contains(id)).count();
+            assert!(
+                hits(&strict10) >= hits(&s10),
+                "{metric:?}: strict {strict10:?} vs search {s10:?}"
+            );
         }
-        assert_eq!(seen.len(), n, "{metric:?}: iterator lost vectors");
-        assert_eq!(first_batch.len(), 50);
-        // the first batch is exactly what search reranks
-        let s = index.search(
-            q,
-            &SearchParams {
-                k: 50,
-                nprobe: 4,
-                rerank: 50,
-            },
-        );
-        assert_eq!(s, first_batch);
-        let s10 = index.search(q, &p);
-        assert_eq!(&s10[..], &first_batch[..10]);
-        assert_eq!(it.lists_probed(), 40);
     }
 }
 

@@ -136,7 +136,7 @@ EXPLAIN (COSTS OFF) EXECUTE gq('function number 7');
 RESET plan_cache_mode;
 DEALLOCATE gq;
 
--- strict order by default: a filtered query past the first batch stays sorted
+-- strict order by default: a filtered query past the first batch stays sorted and reaches its LIMIT
 CREATE TABLE ord (id int, v embedding(8));
 INSERT INTO ord SELECT i, ARRAY[sin(i), cos(i*1.1), sin(i*1.7), cos(i*2.3), sin(i*2.9), cos(i*3.1), sin(i*3.7), cos(i*4.3)]::real[]::embedding
   FROM generate_series(1, 4000) i;
