@@ -12,32 +12,11 @@
 //! `f16` lower bound ([`crate::bound`]) and return the `k` smallest lower
 //! bounds, ascending (ties by id).
 //!
-//! **Iterator** ([`IvfIndex::iter`]) — for filtered queries and cursors
-//! without LIMIT. It yields `(id, lower_bound)` in *batches*:
-//!
-//! * batch 1 = the `rerank` best estimates of the `nprobe` nearest lists,
-//!   i.e. exactly the candidates `search` reranks (so `iter().take(k)` ==
-//!   `search(k)` for `k ≤ rerank`);
-//! * (the remaining candidates of those lists are pooled lazily, by a second
-//!   scan of the same lists, only if a second batch is requested — so a
-//!   scan that stops within batch 1 costs the same as `search`);
-//! * every later batch first probes the next-nearest unprobed list (if any)
-//!   into the pool of not-yet-reranked candidates, then reranks the `rerank`
-//!   best estimates of that pool;
-//! * when all lists are probed the pool is drained, `rerank` at a time.
-//!
-//! Guarantees: every indexed vector is yielded exactly once; every reported
-//! value is a rigorous lower bound of the exact distance (never NaN); inside
-//! a batch values are non-decreasing (ties by id). **Across batches the
-//! order is relaxed**: a later batch may contain a value smaller than one
-//! already yielded (it came from a list probed later or had a worse
-//! estimate). Postgres' reorder queue ("recheck ORDER BY") then still emits
-//! rows approximately ordered, like pgvector's `iterative_scan = relaxed_order`.
-//!
-//! Memory of an iterator: the pool of estimated but not yet reranked
-//! candidates, 16 B each — at most all vectors of the probed lists (a full
-//! drain of a 10M-row index would hold 160 MB; a page-based scan should cap
-//! the extra lists with a `max_probes` setting).
+//! **Ordered scan** ([`IvfIndex::iter`]) — for filtered queries and cursors without
+//! LIMIT: the crate's [`crate::ordered::OrderedScan`] over these in-memory lists (the pgrx
+//! layer runs the same scan over its pages). It yields `(id, lower_bound)`; every value is a
+//! rigorous lower bound of the exact distance (never NaN); see [`crate::ordered`] for the
+//! order guarantees of each [`OrderMode`].
 
 use crate::assign::nearest_ranks;
 use crate::bound::F16Factors;

@@ -94,13 +94,12 @@
 //!   Postgres never raises "index returned tuples in wrong order". The
 //!   recheck function must implement the same semantics (zero vector ⇒
 //!   cosine 1.0; clamp to `[0, 2]`). Values are never NaN for finite input.
-//! * **Order of the iterator** ([`IvfIter`]): batch 1 = the `rerank` best
-//!   estimates of the `nprobe` nearest lists (identical to `search`), each
-//!   later batch probes one more list and reranks the next `rerank` best
-//!   pending estimates; every vector exactly once; non-decreasing inside a
-//!   batch, **relaxed across batches** (like pgvector's
-//!   `iterative_scan = relaxed_order`). Bound the number of extra lists
-//!   with a GUC (`max_probes`) for filtered queries on huge tables.
+//! * **Order of the scan** ([`ordered::OrderedScan`], which [`IvfIter`] and the pgrx
+//!   layer's `amgettuple` both run): candidates reranked in the order of their estimator
+//!   lower bounds, a row returned only when no waiting candidate could plausibly be closer,
+//!   more lists probed as more rows are taken; [`ordered::OrderMode`] says whether a row
+//!   found late is left out (strict: always sorted) or returned (relaxed). Bound the lists
+//!   with `max_lists` (`codevec.max_probes`) for filtered queries on huge tables.
 //! * **Estimates are only for ranking:** the RaBitQ error bound is
 //!   probabilistic (≈ 95 % within `EPS0·σ`); nothing reported comes from it.
 //! * **Threads:** [`kmeans()`] / [`IvfIndex::build`] run rayon workers but call
