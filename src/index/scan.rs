@@ -10,12 +10,10 @@
 //! executor's reorder queue recomputes the exact distance from the heap row.
 //! `codevec.iterative_scan` picks [`OrderMode`]: strict (always sorted), relaxed, off.
 
-use std::rc::Rc;
-
 use codevec_ivf::ordered::{
     scan_keys, Candidate, KeySink, ListSource, OrderMode, OrderedScan, ScanParams,
 };
-use codevec_ivf::{defaults, BoundQuery, IvfModel, QueryState};
+use codevec_ivf::{defaults, BoundQuery, QueryState};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -27,7 +25,6 @@ use crate::gucs;
 /// Per-scan state (boxed in `scan->opaque`).
 struct ScanState {
     meta: MetaData,
-    model: Option<Rc<IvfModel>>,
     heads: Vec<u32>,
     qs: QueryState,
     scan: Option<OrderedScan>,
@@ -38,7 +35,6 @@ impl ScanState {
     fn new() -> Self {
         ScanState {
             meta: MetaData::untrained(codevec_ivf::Metric::L2, super::Elem::F32, 0, -1),
-            model: None,
             heads: vec![],
             qs: QueryState::new(),
             scan: None,
@@ -167,7 +163,6 @@ pub unsafe extern "C-unwind" fn amrescan(
         let budget = pg_sys::work_mem.max(64) as usize * 1024;
         p.max_pending = budget / std::mem::size_of::<Candidate>();
         st.scan = Some(OrderedScan::new(&st.qs, p));
-        st.model = Some(model);
     }
 }
 

@@ -491,17 +491,24 @@ impl IvfIndex {
         }
         s.topk.drain_sorted(&mut s.cands);
         let bq = s.state.bound_query();
-        self.rerank(&bq, &s.cands, |id, lb| out.push((id, lb)));
+        let cands = &s.cands;
+        self.rerank(
+            &bq,
+            cands.len(),
+            |j| cands[j].1,
+            |id, lb| out.push((id, lb)),
+        );
         out.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         out.truncate(params.k);
     }
 
-    /// Computes the lower bound of each candidate payload (prefetching the
-    /// `f16` copies a few candidates ahead) and reports `(id, lb)`.
+    /// Computes the lower bound of the `n` candidates whose payloads `payload(j)` gives
+    /// (prefetching the `f16` copies a few candidates ahead) and reports `(id, lb)`.
     fn rerank(
         &self,
         bq: &crate::bound::BoundQuery<'_>,
-        cands: &[(f32, u64)],
+        n: usize,
+        payload: impl Fn(usize) -> u64,
         mut emit: impl FnMut(u64, f32),
     ) {
         const AHEAD: usize = 6;
@@ -510,14 +517,14 @@ impl IvfIndex {
             let (l, i) = unpayload(p);
             crate::simd::prefetch(self.lists[l].vecs[i * dim..].as_ptr(), dim * 2);
         };
-        for c in cands.iter().take(AHEAD) {
-            fetch(c.1);
+        for j in 0..n.min(AHEAD) {
+            fetch(payload(j));
         }
-        for (j, &(_, p)) in cands.iter().enumerate() {
-            if let Some(n) = cands.get(j + AHEAD) {
-                fetch(n.1);
+        for j in 0..n {
+            if j + AHEAD < n {
+                fetch(payload(j + AHEAD));
             }
-            let (l, i) = unpayload(p);
+            let (l, i) = unpayload(payload(j));
             let list = &self.lists[l];
             emit(
                 list.ids[i],
@@ -642,15 +649,8 @@ impl ListSource for MemSource<'_> {
         cands: &mut [Candidate],
         emit: &mut dyn FnMut(f32, u64),
     ) {
-        let dim = self.index.model.dim();
-        for c in cands.iter() {
-            let (l, i) = unpayload(c.loc);
-            let list = &self.index.lists[l];
-            emit(
-                bq.lower_bound(&list.vecs[i * dim..(i + 1) * dim], list.f16f[i]),
-                c.id,
-            );
-        }
+        self.index
+            .rerank(bq, cands.len(), |j| cands[j].loc, |id, lb| emit(lb, id));
     }
 }
 

@@ -5,7 +5,8 @@
 //! ## How it keeps the order and the recall
 //!
 //! Every candidate of a probed list gets a **key**: the estimator's lower bound
-//! `est − ε₀·σ` ([`crate::quant::rabitq`]: `σ = err·‖q − c‖`), as a distance. The scan
+//! `est − ε₀·σ` ([`crate::quant::rabitq`]: `σ = err·‖q − c‖`), in the estimator's rank
+//! units (compared with lower bounds after [`Metric::rank_to_distance`]). The scan
 //! reranks candidates in key order (their `f16` copies give rigorous lower bounds `lb`,
 //! [`crate::bound`]) and returns a reranked row only when its `lb` is at most the
 //! **frontier**, the smallest key still waiting. So a row comes out only once every
@@ -281,6 +282,8 @@ pub struct OrderedScan {
     next_list: usize,
     /// Most lists this scan may probe (lowered when `pending` outgrows `max_pending`).
     limit: usize,
+    /// The lists probed first (`nprobe`, at most `limit`), scanned again by each window.
+    first: usize,
     started: bool,
     /// The first `nprobe` lists are taken in windows of keys: batch 1 the `rerank`
     /// smallest, each later window (another scan of those lists) the next `rerank·2ⁱ`.
@@ -314,6 +317,7 @@ impl OrderedScan {
             order,
             next_list: 0,
             limit,
+            first: p.nprobe.min(limit),
             started: false,
             window_cut: f32::INFINITY,
             windows_done: true,
@@ -334,10 +338,6 @@ impl OrderedScan {
     pub fn lists_probed(&self) -> usize {
         self.next_list
     }
-    /// Rows returned so far.
-    pub fn taken(&self) -> usize {
-        self.taken
-    }
     /// Rows left out by [`OrderMode::Strict`] (found after a row farther away was returned).
     pub fn dropped(&self) -> usize {
         self.dropped
@@ -353,13 +353,12 @@ impl OrderedScan {
     /// (estimated from the lists probed so far).
     fn lists_target(&self) -> usize {
         let k0 = self.p.rerank / 10;
-        let first = self.p.nprobe.min(self.limit);
         if self.taken <= k0 || self.next_list == 0 {
-            return first;
+            return self.first;
         }
         let rows = self.rows_probed as f64 * self.order.len() as f64 / self.next_list as f64;
         let share = ((self.taken - k0) as f64 * LIST_GROWTH / rows.max(1.0)).min(1.0);
-        let t = first + ((self.limit - first) as f64 * share).ceil() as usize;
+        let t = self.first + ((self.limit - self.first) as f64 * share).ceil() as usize;
         t.min(self.limit)
     }
 
@@ -392,8 +391,9 @@ impl OrderedScan {
         self.buf.clear();
     }
 
-    /// Scans the first lists for the next window of keys.
-    fn window<S: ListSource>(&mut self, src: &mut S, qs: &QueryState) -> Vec<Candidate> {
+    /// Scans the first lists for the next window of keys; returns it and the number of
+    /// entries of those lists.
+    fn window<S: ListSource>(&mut self, src: &mut S, qs: &QueryState) -> (Vec<Candidate>, usize) {
         let cap = self.p.rerank.saturating_mul(1 << self.windows.min(20));
         let lo = if self.windows == 0 {
             f32::NEG_INFINITY
@@ -408,14 +408,10 @@ impl OrderedScan {
             seen: &self.seen,
         };
         best.res.reset(cap);
-        let first = self.p.nprobe.min(self.order.len());
         let mut rows = 0;
-        for j in 0..first {
+        for j in 0..self.first {
             src.checkpoint();
             rows += src.scan_list(qs, self.order[j].0 as usize, self.p.confidence, &mut best);
-        }
-        if self.windows == 1 {
-            self.rows_probed = rows;
         }
         let mut kept = vec![];
         best.res.drain_sorted(&mut kept);
@@ -432,13 +428,14 @@ impl OrderedScan {
         if !self.windows_done {
             self.seen.extend(batch.iter().map(|c| c.id));
         }
-        batch
+        (batch, rows)
     }
 
     fn start<S: ListSource>(&mut self, src: &mut S, qs: &QueryState) {
         self.started = true;
-        self.next_list = self.p.nprobe.min(self.limit);
-        let batch = self.window(src, qs);
+        self.next_list = self.first;
+        let (batch, rows) = self.window(src, qs);
+        self.rows_probed = rows;
         if self.p.mode == OrderMode::FirstBatch {
             self.windows_done = true;
             self.limit = self.next_list;
@@ -501,7 +498,7 @@ impl OrderedScan {
             }
             let waiting = self.pending.peek().map(|c| c.0.key);
             if !self.windows_done && waiting.is_none_or(|k| k > self.window_cut) {
-                let w = self.window(src, qs);
+                let (w, _) = self.window(src, qs);
                 self.push_pending(w);
             } else if waiting.is_some() {
                 self.rerank_next(src, qs);
