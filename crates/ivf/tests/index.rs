@@ -3,7 +3,7 @@ mod common;
 use codevec_ivf::index::{
     build_memory_bytes, BuildConfig, BuildError, BuildProgress, IvfIndex, SearchParams,
 };
-use codevec_ivf::ordered::OrderMode;
+use codevec_ivf::ordered::{OrderMode, ScanParams};
 use codevec_ivf::Metric;
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -285,4 +285,25 @@ fn build_memory_estimate_covers_the_index() {
         est < 4 * b + (8 << 20),
         "estimate {est} implausibly large vs {b}"
     );
+}
+
+#[test]
+fn ordered_scan_never_reads_more_lists_than_max_lists() {
+    let (dim, n) = (16, 2000);
+    let (data, _, _) = common::blobs(n, dim, 10, 0.5, 13);
+    let index = build(&data, dim, Metric::L2, Some(20));
+    let q = &data[..dim];
+    // nprobe above max_lists: the first window too stays within the 3 nearest lists
+    let mut p = ScanParams::new(10, 50, 3, OrderMode::Relaxed);
+    p.max_pending = usize::MAX;
+    let got: HashSet<u64> = index.iter_with(q, p).map(|x| x.0).collect();
+    let mut qs = codevec_ivf::QueryState::new();
+    index.model().prepare_query(q, &mut qs);
+    let mut order = vec![];
+    qs.probe_order(3, &mut order);
+    let allowed: HashSet<u64> = order
+        .iter()
+        .flat_map(|&(l, _)| index.lists()[l as usize].ids.iter().copied())
+        .collect();
+    assert_eq!(got, allowed, "rows outside the 3 lists allowed");
 }
