@@ -56,6 +56,45 @@ fn row(method: &str, build: &str, size: f64, ins: f64, setting: &str, r: &Run) {
     );
 }
 
+/// The index's build figures for its table rows.
+struct Built<'a> {
+    method: &'a str,
+    build: f64,
+    size: f64,
+    insert: f64,
+}
+
+/// For each `(value, label)`: `SET guc = value`, measure the unfiltered queries on
+/// `table`, print a row; `RESET guc` at the end. Returns the labelled runs.
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    c: &mut Client,
+    table: &str,
+    ty: &str,
+    ann: &Ann,
+    nq: usize,
+    b: &Built,
+    guc: &str,
+    settings: &[(i32, String)],
+) -> Vec<(String, Run)> {
+    let mut out = vec![];
+    for (value, label) in settings {
+        c.batch_execute(&format!("SET {guc} = {value}")).unwrap();
+        let r = unfiltered(c, table, ty, ann, nq);
+        row(
+            b.method,
+            &format!("{:.1}", b.build),
+            b.size,
+            b.insert,
+            label,
+            &r,
+        );
+        out.push((label.clone(), r));
+    }
+    c.batch_execute(&format!("RESET {guc}")).unwrap();
+    out
+}
+
 /// What the summary needs of one side.
 #[derive(Default)]
 struct Side {
@@ -147,28 +186,36 @@ pub fn run(dir: PathBuf) {
         .unwrap()
         .get(0);
     let dflt = codevec_ivf::defaults::nprobe_for_lists(lists as usize);
-    for probes in [10, 15, 20, 30, 40, 0, 110] {
-        c.batch_execute(&format!("SET codevec.probes = {probes}"))
-            .unwrap();
-        let r = unfiltered(&mut c, "ann_docs", "embedding", &ann, nq);
-        let label = if probes == 0 {
-            format!("probes default ({dflt})")
-        } else {
-            format!("probes {probes}")
-        };
-        row(
-            &format!("codevec ivf (lists {lists})"),
-            &format!("{:.1}", cv.build),
-            cv.size,
-            cv.insert,
-            &label,
-            &r,
-        );
-        cv.sweep.push((label, r));
-    }
-    c.batch_execute("RESET codevec.probes").unwrap();
+    let method = format!("codevec ivf (lists {lists})");
+    let settings: Vec<(i32, String)> = [10, 15, 20, 30, 40, 0, 110]
+        .into_iter()
+        .map(|p| {
+            let label = if p == 0 {
+                format!("probes default ({dflt})")
+            } else {
+                format!("probes {p}")
+            };
+            (p, label)
+        })
+        .collect();
+    let b = Built {
+        method: &method,
+        build: cv.build,
+        size: cv.size,
+        insert: cv.insert,
+    };
+    cv.sweep = sweep(
+        &mut c,
+        "ann_docs",
+        "embedding",
+        &ann,
+        nq,
+        &b,
+        "codevec.probes",
+        &settings,
+    );
     println!();
-    println!("filtered: `WHERE c10 = k` (10 % of rows) and `WHERE c100 = k` (1 %, no btree on c100), {} queries, recall@10 against the exact filtered top-10", truth.t10.len());
+    println!("filtered: `WHERE c10 = k` (10 % of rows) and `WHERE c100 = k` (1 %, no btree on c100), {} queries, recall@10 against the exact filtered top-10", truth.queries());
     println!();
     println!("| method | setting | recall 10 % | unsorted | q/s | recall 1 % | unsorted | q/s |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
@@ -226,19 +273,27 @@ pub fn run(dir: PathBuf) {
             "vector",
             Some("CREATE INDEX ON {t} USING ivfflat (v vector_cosine_ops) WITH (lists = 100)"),
         );
-        for p in [1, 16, 32] {
-            c.batch_execute(&format!("SET ivfflat.probes = {p}"))
-                .unwrap();
-            let r = unfiltered(&mut c, "ann_pgv", "vector", &ann, nq);
-            row(
-                "pgvector ivfflat (lists 100)",
-                &format!("{build_f:.1}"),
-                size_f,
-                ins_f,
-                &format!("probes {p}"),
-                &r,
-            );
-        }
+        let settings: Vec<(i32, String)> = [1, 16, 32]
+            .into_iter()
+            .map(|p| (p, format!("probes {p}")))
+            .collect();
+        let b = Built {
+            method: "pgvector ivfflat (lists 100)",
+            build: build_f,
+            size: size_f,
+            insert: ins_f,
+        };
+        sweep(
+            &mut c,
+            "ann_pgv",
+            "vector",
+            &ann,
+            nq,
+            &b,
+            "ivfflat.probes",
+            &settings,
+        );
+        c.batch_execute("SET ivfflat.probes = 32").unwrap();
         c.batch_execute("SET ivfflat.iterative_scan = relaxed_order")
             .unwrap();
         let (f10_flat, f100_flat) = filtered::run(&mut c, "ann_pgv", "vector", &ann, &truth);
@@ -250,22 +305,26 @@ pub fn run(dir: PathBuf) {
         pg.build = timed(&mut c, "CREATE INDEX ann_hnsw ON ann_pgv USING hnsw (v vector_cosine_ops) WITH (m = 16, ef_construction = 64)");
         pg.size = size_mib(&mut c, "ann_hnsw");
         pg.insert = insert_rate(&mut c, "vector", Some("CREATE INDEX ON {t} USING hnsw (v vector_cosine_ops) WITH (m = 16, ef_construction = 64)"));
-        for ef in [40, 80, 120, 160, 240] {
-            c.batch_execute(&format!("SET hnsw.ef_search = {ef}"))
-                .unwrap();
-            let r = unfiltered(&mut c, "ann_pgv", "vector", &ann, nq);
-            let label = format!("ef_search {ef}");
-            row(
-                "pgvector hnsw (m 16, ef_construction 64)",
-                &format!("{:.1}", pg.build),
-                pg.size,
-                pg.insert,
-                &label,
-                &r,
-            );
-            pg.sweep.push((label, r));
-        }
-        c.batch_execute("RESET hnsw.ef_search").unwrap();
+        let settings: Vec<(i32, String)> = [40, 80, 120, 160, 240]
+            .into_iter()
+            .map(|ef| (ef, format!("ef_search {ef}")))
+            .collect();
+        let b = Built {
+            method: "pgvector hnsw (m 16, ef_construction 64)",
+            build: pg.build,
+            size: pg.size,
+            insert: pg.insert,
+        };
+        pg.sweep = sweep(
+            &mut c,
+            "ann_pgv",
+            "vector",
+            &ann,
+            nq,
+            &b,
+            "hnsw.ef_search",
+            &settings,
+        );
         println!();
         println!(
             "| method | setting | recall 10 % | unsorted | q/s | recall 1 % | unsorted | q/s |"
