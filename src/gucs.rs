@@ -12,12 +12,12 @@ pub enum IterativeScan {
     /// Only the first batch: at most `codevec.rerank` rows, exactly ordered.
     #[name = c"off"]
     Off,
-    /// Later batches return only rows at or beyond the distance already reached, so the
-    /// output is always in ORDER BY order (rows that would break it are left out).
+    /// A row found after a farther one was returned is left out, so the output is always
+    /// in ORDER BY order.
     #[name = c"strict_order"]
     StrictOrder,
-    /// Later batches return every row of the probed lists; rows can come out of order
-    /// (re-sort in an outer query).
+    /// A row found late is returned anyway: every row of the probed lists once, possibly
+    /// out of order (re-sort in an outer query).
     #[name = c"relaxed_order"]
     RelaxedOrder,
 }
@@ -49,7 +49,8 @@ pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>
 /// Lists an ivf scan probes before it starts reranking (0 = the default for the index's
 /// list count, `codevec_ivf::defaults::nprobe_for_lists`).
 pub static IVF_PROBES: GucSetting<i32> = GucSetting::<i32>::new(0);
-/// Candidates per batch whose `f16` copy an ivf scan reads (0 = `rerank_for_k(10)` = 150).
+/// Candidates of the first window whose `f16` copy an ivf scan reads before its first row
+/// (later windows double it; 0 = `rerank_for_k(10)` = 150).
 pub static IVF_RERANK: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Most lists an ivf scan probes in total when the executor keeps asking for rows (filtered
 /// queries, cursors); 0 = all lists.
@@ -69,8 +70,8 @@ pub fn register() {
     );
     GucRegistry::define_int_guc(
         c"codevec.rerank",
-        c"Candidates per batch an ivf index scan reranks with their f16 copies (0 = 150).",
-        c"The best estimates of the probed lists are reranked by a rigorous lower bound of the exact distance; the executor then rechecks the exact distance.",
+        c"Candidates an ivf index scan reranks with their f16 copies before its first row (0 = 150).",
+        c"The candidates of the probed lists with the smallest estimated lower bounds are reranked by a rigorous lower bound of the exact distance; later windows, when the executor asks for more rows, are twice as wide each time. The executor then rechecks the exact distance.",
         &IVF_RERANK,
         0,
         1000000,

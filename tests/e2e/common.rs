@@ -1,7 +1,8 @@
 //! Connecting to the test cluster and small helpers shared by the e2e tests.
 
+use postgres::types::FromSqlOwned;
 use postgres::types::{IsNull, ToSql, Type};
-use postgres::{Client, NoTls};
+use postgres::{Client, GenericClient, NoTls};
 
 /// A client on the test cluster's database, with the extension created once.
 pub fn client() -> Client {
@@ -20,6 +21,15 @@ pub fn client() -> Client {
         .unwrap();
     c.batch_execute("SELECT pg_advisory_unlock(4242)").unwrap();
     c
+}
+
+/// The first column of every row of `sql` (no parameters), collected (`Vec`, `HashSet` …).
+pub fn column<T: FromSqlOwned, B: FromIterator<T>>(c: &mut impl GenericClient, sql: &str) -> B {
+    c.query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 /// The SQLSTATE of a failed query.

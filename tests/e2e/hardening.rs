@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
-use crate::common::{client, sqlstate, Rng};
+use crate::common::{client, column, sqlstate, Rng};
 use crate::ivf::{clustered, lit};
 use crate::ivf_cluster::{as_pg, base_port, Cluster};
 
@@ -293,25 +293,12 @@ fn index_ids(c: &mut Client) -> Vec<i64> {
          SET LOCAL codevec.probes = 32768; SET LOCAL codevec.rerank = 1000000",
     )
     .unwrap();
-    let plan: Vec<String> = tx
-        .query(
-            "EXPLAIN (COSTS OFF) SELECT id FROM load ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan: Vec<String> = column(&mut tx, "EXPLAIN (COSTS OFF) SELECT id FROM load ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'");
     assert!(plan.iter().any(|l| l.contains("Index Scan")), "{plan:?}");
-    let v: Vec<i64> = tx
-        .query(
-            "SELECT id FROM load ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let v: Vec<i64> = column(
+        &mut tx,
+        "SELECT id FROM load ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'",
+    );
     tx.commit().unwrap();
     v
 }
@@ -327,12 +314,7 @@ fn check_index_matches_table(c: &mut Client, what: &str) {
     let mut tx = c.transaction().unwrap();
     tx.batch_execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
         .unwrap();
-    let table: HashSet<i64> = tx
-        .query("SELECT id FROM load", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let table: HashSet<i64> = column(&mut tx, "SELECT id FROM load");
     tx.commit().unwrap();
     assert_eq!(uniq, table, "{what}: index scan vs table");
 }

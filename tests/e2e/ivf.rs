@@ -3,7 +3,7 @@
 //! empty index then inserts; REINDEX; both element types and all metrics; concurrent
 //! inserts while scanning.
 
-use crate::common::{client, Rng};
+use crate::common::{client, column, Rng};
 use postgres::Client;
 
 /// `n` clustered points: `clusters` random centres in [-1, 1)^dim plus noise of `spread`.
@@ -71,12 +71,7 @@ pub fn topk(
         "SELECT id, (v {op} '{q}'::{typ})::float8 FROM {table} {filter} ORDER BY v {op} '{q}'::{typ} LIMIT {k}",
         q = lit(q)
     );
-    let plan: Vec<String> = tx
-        .query(&format!("EXPLAIN (COSTS OFF) {sql}"), &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan: Vec<String> = column(&mut tx, &format!("EXPLAIN (COSTS OFF) {sql}"));
     let uses_index = plan.iter().any(|l| l.contains("Index Scan"));
     assert_eq!(uses_index, index, "plan {plan:?}");
     let rows = tx
@@ -332,12 +327,7 @@ fn ivf_cursor_without_limit_returns_every_row_once() {
         "DECLARE cur CURSOR FOR SELECT id FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'"
     ))
     .unwrap();
-    let plan: Vec<String> = tx
-        .query(&format!("EXPLAIN (COSTS OFF) DECLARE x CURSOR FOR SELECT id FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'"), &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan: Vec<String> = column(&mut tx, &format!("EXPLAIN (COSTS OFF) DECLARE x CURSOR FOR SELECT id FROM {t} ORDER BY v <=> '[1,0,0,0,0,0,0,1]'"));
     assert!(
         plan.iter().any(|l| l.contains("Index Scan")),
         "cursor plan {plan:?}"

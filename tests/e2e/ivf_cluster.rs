@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::column;
 use crate::ivf::{clustered, lit};
 use postgres::{Client, NoTls};
 
@@ -257,18 +258,13 @@ fn index_top(c: &mut Client, q: &[f32], exact: bool) -> Vec<i32> {
     } else {
         tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL codevec.probes = 32768; SET LOCAL codevec.rerank = 100000").unwrap();
     }
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT id FROM items ORDER BY v <-> '{}' , id LIMIT 10",
-                lit(q)
-            ),
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let rows = column(
+        &mut tx,
+        &format!(
+            "SELECT id FROM items ORDER BY v <-> '{}' , id LIMIT 10",
+            lit(q)
+        ),
+    );
     tx.commit().unwrap();
     rows
 }
@@ -281,18 +277,13 @@ fn distances(c: &mut Client, q: &[f32], exact: bool) -> Vec<f64> {
     } else {
         tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off; SET LOCAL codevec.probes = 32768; SET LOCAL codevec.rerank = 100000").unwrap();
     }
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT (v <-> '{q}')::float8 FROM items ORDER BY v <-> '{q}' LIMIT 10",
-                q = lit(q)
-            ),
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let rows = column(
+        &mut tx,
+        &format!(
+            "SELECT (v <-> '{q}')::float8 FROM items ORDER BY v <-> '{q}' LIMIT 10",
+            q = lit(q)
+        ),
+    );
     tx.commit().unwrap();
     rows
 }
@@ -456,18 +447,8 @@ fn ivf_replica_answers_like_the_primary() {
     // same answers at default settings (approximate) and with every list probed (exact)
     for q in clustered(72, 30, 16, 20, 0.4) {
         let sql = format!("SELECT id FROM items ORDER BY v <-> '{}' LIMIT 10", lit(&q));
-        let a: Vec<i32> = p
-            .query(&sql, &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let b: Vec<i32> = s
-            .query(&sql, &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let a: Vec<i32> = column(&mut p, &sql);
+        let b: Vec<i32> = column(&mut s, &sql);
         assert_eq!(a, b, "primary and standby differ for {}", lit(&q));
         let (standby_index, primary_exact) =
             (distances(&mut s, &q, false), distances(&mut p, &q, true));
@@ -485,12 +466,7 @@ fn ivf_replica_answers_like_the_primary() {
             lit(&q)
         );
     }
-    let plan: Vec<String> = s
-        .query("EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 10", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let plan: Vec<String> = column(&mut s, "EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 10");
     assert!(
         plan.iter()
             .any(|l| l.contains("Index Scan using items_idx")),
