@@ -56,6 +56,13 @@ pub static IVF_RERANK: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// queries, cursors); 0 = all lists.
 pub static IVF_MAX_PROBES: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// Background sync workers per database with synced tables (`shared_preload_libraries`).
+pub static SYNC_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(1);
+/// How long an idle sync worker (and the launcher) sleeps between looks at the queue, in ms.
+pub static SYNC_NAPTIME: GucSetting<i32> = GucSetting::<i32>::new(1000);
+/// How often sync tries a text before it parks it in codevec.sync_failed.
+pub static SYNC_MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
+
 /// Register the GUCs (called once per backend from `_PG_init`).
 pub fn register() {
     GucRegistry::define_int_guc(
@@ -131,6 +138,36 @@ pub fn register() {
         c"Directory holding the encoder's model files (superuser only).",
         c"Empty means the directory make install writes: $sharedir/extension/codevec/models/all-MiniLM-L6-v2.",
         &MODEL_DIR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"codevec.sync_workers",
+        c"Background workers that embed the sync queue of each database with synced tables (0 = none).",
+        c"Needs shared_preload_libraries = 'codevec'. Each worker embeds on one core (codevec.encoder_threads applies); the workers of a database share its queues. Each takes a max_worker_processes slot.",
+        &SYNC_WORKERS,
+        0,
+        64,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"codevec.sync_naptime",
+        c"How long an idle sync worker sleeps before it looks at the queue again.",
+        c"Also how often the sync launcher checks for new databases and restarts workers that stopped.",
+        &SYNC_NAPTIME,
+        10,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"codevec.sync_max_retries",
+        c"How often sync tries to embed a text before it parks it in codevec.sync_failed.",
+        c"A failed text waits 1, 2, 4, ... seconds (at most 10 minutes) before the next try; the rows behind it go on.",
+        &SYNC_MAX_RETRIES,
+        1,
+        100,
         GucContext::Suset,
         GucFlags::default(),
     );

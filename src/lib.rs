@@ -14,6 +14,7 @@ mod gucs;
 mod index;
 mod info;
 mod interrupts;
+mod sync;
 mod types;
 
 // The types, functions, operators, casts and aggregates of sql/types.sql come first.
@@ -38,6 +39,7 @@ pub extern "C-unwind" fn _PG_init() {
     }
     gucs::register();
     index::options::register();
+    sync::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -8,4 +8,4 @@
 
 mod model;
 mod sql;
-mod text;
+pub(crate) mod text;

@@ -62,10 +62,16 @@ fn unsafe_uid() -> u32 {
 pub(crate) struct Cluster {
     pub(crate) dir: PathBuf,
     pub(crate) port: u16,
+    /// extra `-c name=value` server settings
+    pub(crate) settings: Vec<String>,
 }
 
 impl Cluster {
     pub(crate) fn fresh(name: &str, port: u16) -> Cluster {
+        Cluster::fresh_with(name, port, &[])
+    }
+
+    pub(crate) fn fresh_with(name: &str, port: u16, settings: &[&str]) -> Cluster {
         let dir = std::env::temp_dir().join(format!("codevec-ivf-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -90,7 +96,11 @@ impl Cluster {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let c = Cluster { dir, port };
+        let c = Cluster {
+            dir,
+            port,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+        };
         c.start();
         c
     }
@@ -122,7 +132,11 @@ impl Cluster {
             "pg_basebackup: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let c = Cluster { dir, port };
+        let c = Cluster {
+            dir,
+            port,
+            settings: primary.settings.clone(),
+        };
         c.start();
         c
     }
@@ -130,11 +144,14 @@ impl Cluster {
     pub(crate) fn start(&self) {
         // autovacuum off: these tests VACUUM explicitly, and a background vacuum on the primary
         // would keep generating WAL while the standby is compared with it.
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses='' -c shared_buffers=64MB -c autovacuum=off",
             self.port,
             self.dir.display()
         );
+        for s in &self.settings {
+            opts.push_str(&format!(" -c {s}"));
+        }
         let out = as_pg(
             "pg_ctl",
             &[

@@ -6,5 +6,6 @@ mod encoder;
 mod hardening;
 mod ivf;
 mod ivf_cluster;
+mod sync;
 mod types_binary;
 mod types_robustness;

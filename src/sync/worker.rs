@@ -1,0 +1,191 @@
+//! A per-database sync worker: drains the queues of every synced table of its database in
+//! batches (`codevec.sync_batch`, one transaction each), each batch as the table's owner in a
+//! security-restricted operation (as autovacuum runs index expressions), so that a table's
+//! triggers and index expressions never run with the worker's superuser rights. With
+//! `codevec.sync_workers` > 1 the workers of a database share its tables' queues (the batch
+//! takes its entries `FOR UPDATE SKIP LOCKED`).
+
+use pgrx::bgworkers::BackgroundWorker;
+use pgrx::prelude::*;
+
+use super::launcher::naptime;
+use super::shared::{DbState, WorkerSlot, MAX_WORKERS, SHARED};
+
+// The signal handlers of a standard background worker, as the C functions themselves
+// (pg_sys wraps them as Rust functions, which cannot be installed as handlers).
+extern "C-unwind" {
+    fn die(signal: i32);
+    fn SignalHandlerForConfigReload(signal: i32);
+}
+
+/// This process's worker slot (set once at start).
+static mut SLOT: Option<usize> = None;
+
+fn slot() -> Option<usize> {
+    // SAFETY: written once at worker start on the only thread that reads it.
+    unsafe { *core::ptr::addr_of!(SLOT) }
+}
+
+/// Record the batch in progress (called from `codevec.sync_report_claim` inside the batch).
+pub fn report_claim(relid: u32, rows: i32) {
+    if let Some(i) = slot() {
+        let mut s = SHARED.exclusive();
+        s.workers[i].relid = relid;
+        s.workers[i].rows = rows;
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn release_slot(_code: i32, _arg: pg_sys::Datum) {
+    if let Some(i) = slot() {
+        SHARED.exclusive().workers[i] = WorkerSlot::default();
+    }
+}
+
+/// The synced tables of this database and their owners; None when the extension is not
+/// installed. Configuration rows of dropped tables are removed on the way.
+fn tables() -> Option<Vec<(pg_sys::Oid, pg_sys::Oid)>> {
+    let installed = Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'codevec')",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !installed {
+        return None;
+    }
+    Spi::connect_mut(|c| {
+        c.update(
+            "WITH gone AS (DELETE FROM codevec.sync_config s WHERE NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid) RETURNING s.relid::pg_catalog.oid AS relid),
+             q AS (DELETE FROM codevec.sync_queue x USING gone WHERE x.relid = gone.relid),
+             f AS (DELETE FROM codevec.sync_failed x USING gone WHERE x.relid = gone.relid),
+             r AS (DELETE FROM codevec.sync_rate x USING gone WHERE x.relid = gone.relid)
+             DELETE FROM codevec.sync_stats x USING gone WHERE x.relid = gone.relid",
+            None,
+            &[],
+        )?;
+        let rows = c.select(
+            "SELECT s.relid::pg_catalog.oid, r.relowner FROM codevec.sync_config s
+             JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid
+             ORDER BY 1",
+            None,
+            &[],
+        )?;
+        let mut out = vec![];
+        for row in rows {
+            let rel: Option<pg_sys::Oid> = row.get(1)?;
+            let owner: Option<pg_sys::Oid> = row.get(2)?;
+            if let (Some(rel), Some(owner)) = (rel, owner) {
+                out.push((rel, owner));
+            }
+        }
+        Ok::<_, pgrx::spi::SpiError>(out)
+    })
+    .ok()
+}
+
+/// One batch of one table, as its owner; returns the queue entries it settled.
+fn batch(relid: pg_sys::Oid, owner: pg_sys::Oid) -> i32 {
+    let mut save_uid = pg_sys::Oid::INVALID;
+    let mut save_ctx = 0;
+    // SAFETY: backend globals of this process, inside a transaction; the restricted context
+    // and the GUC nest level are undone below, and by the transaction's abort on ERROR.
+    let nest = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut save_uid, &mut save_ctx);
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            save_ctx
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+        pg_sys::NewGUCNestLevel()
+    };
+    let claimed = Spi::get_one_with_args::<i32>(
+        "SELECT claimed FROM codevec.sync_batch($1::pg_catalog.oid::pg_catalog.regclass)",
+        &[relid.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(0);
+    // SAFETY: see above.
+    unsafe {
+        pg_sys::AtEOXact_GUC(false, nest);
+        pg_sys::SetUserIdAndSecContext(save_uid, save_ctx);
+    }
+    claimed
+}
+
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn codevec_sync_worker(arg: pg_sys::Datum) {
+    let db = pg_sys::Oid::from(arg.value() as u32);
+    let index: usize = BackgroundWorker::get_extra().parse().unwrap_or(0);
+    // SAFETY: standard background worker signal set-up: SIGTERM ends the worker through
+    // CHECK_FOR_INTERRUPTS (also inside the encoder, which polls for it), SIGHUP reloads.
+    unsafe {
+        pg_sys::pqsignal(pg_sys::SIGHUP as i32, Some(SignalHandlerForConfigReload));
+        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(die));
+        pg_sys::BackgroundWorkerUnblockSignals();
+    }
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
+    {
+        let mut s = SHARED.exclusive();
+        if let Some(i) = (0..MAX_WORKERS).find(|&i| s.workers[i].pid == 0) {
+            // SAFETY: a process global.
+            let pid = unsafe { pg_sys::MyProcPid };
+            s.workers[i] = WorkerSlot {
+                pid,
+                database: db.to_u32(),
+                relid: 0,
+                rows: 0,
+            };
+            // SAFETY: single-threaded start-up of this process.
+            unsafe { SLOT = Some(i) };
+        }
+    }
+    // SAFETY: registers a callback run at process exit.
+    unsafe { pg_sys::on_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
+
+    loop {
+        // SAFETY: reads and clears the reload flag set by the SIGHUP handler, on this thread.
+        unsafe {
+            pg_sys::check_for_interrupts!();
+            if core::ptr::read_volatile(core::ptr::addr_of!(pg_sys::ConfigReloadPending)) != 0 {
+                pg_sys::ConfigReloadPending = 0;
+                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
+            }
+        }
+        if index >= crate::gucs::SYNC_WORKERS.get().max(0) as usize {
+            return; // codevec.sync_workers was lowered
+        }
+        let list = BackgroundWorker::transaction(tables);
+        let list = match list {
+            Some(l) if !l.is_empty() => l,
+            _ => {
+                // nothing to do in this database until enable_sync is called again
+                SHARED.exclusive().set_db(db.to_u32(), DbState::Inactive);
+                return;
+            }
+        };
+        SHARED.exclusive().set_db(db.to_u32(), DbState::Active);
+        let mut settled = 0;
+        for (relid, owner) in list {
+            settled += BackgroundWorker::transaction(move || batch(relid, owner));
+            report_claim(0, 0);
+        }
+        if settled == 0 {
+            // SAFETY: waits on this process's latch; exits if the postmaster dies.
+            unsafe {
+                pg_sys::WaitLatch(
+                    pg_sys::MyLatch,
+                    (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH)
+                        as i32,
+                    naptime().as_millis() as _,
+                    pg_sys::PG_WAIT_EXTENSION,
+                );
+                pg_sys::ResetLatch(pg_sys::MyLatch);
+            }
+        }
+    }
+}
