@@ -1,0 +1,16 @@
+//! The lexical leg of codevec's hybrid code search, without Postgres: a code tokenizer,
+//! BM25 with incrementally maintained corpus statistics, rank fusion of several legs, and
+//! code-aware priors. The SQL layer stores tokens and statistics and calls these functions;
+//! `examples/eval.rs` measures every piece offline.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`tokenize`] | identifier splitting for code and for questions |
+//! | [`bm25`] | idf, per-document scoring from stored numbers, [`bm25::CorpusStats`], an in-memory inverted index |
+//! | [`fusion`] | reciprocal-rank fusion and weighted min-max fusion |
+//! | [`priors`] | symbol, path, test-path and same-file re-ranking signals |
+
+pub mod bm25;
+pub mod fusion;
+pub mod priors;
+pub mod tokenize;
