@@ -18,8 +18,10 @@ CODEVEC_MODEL_DIR="$($PG_CONFIG --sharedir)/extension/codevec/models/all-MiniLM-
   cargo bench -p codevec-encoder --bench encode -- --warm-up-time 1 --measurement-time 5 2>&1 | grep -vE '^(Benchmarking|Found|  [0-9]+ \(|Gnuplot)'
 
 echo "== SQL benchmarks"
-scripts/pg-up.sh "$WORK/pg" "$PORT" "shared_buffers=1GB" "work_mem=64MB"
+scripts/pg-up.sh "$WORK/pg" "$PORT" "shared_buffers=1GB" "work_mem=64MB" \
+  "shared_preload_libraries=codevec" "codevec.sync_workers=0" "codevec.sync_naptime=100ms"
 export CODEVEC_PGHOST="$WORK/pg" CODEVEC_PGPORT="$PORT"
 psql -h "$WORK/pg" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_bench" postgres
 cargo run -q --release -p codevec-sqlbench -- exact "${CODEVEC_BENCH_ROWS:-100000}" 30
 cargo run -q --release -p codevec-sqlbench -- ivf "${CODEVEC_ANN_DIR:-${CODEVEC_SHARED_DATA:-$(cd .. && pwd)/shared/data}/ann}"
+cargo run -q --release -p codevec-sqlbench -- sync "${CODEVEC_SYNC_BENCH_ROWS:-600}"

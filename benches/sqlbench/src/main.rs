@@ -7,6 +7,9 @@
 //!
 //! `codevec-sqlbench ivf [ann_dir]`: the ivf index on the real ann/ data set next to pgvector
 //! when installed: unfiltered sweep, filtered queries, growth, summary (see `ivf.rs`).
+//!
+//! `codevec-sqlbench sync [rows]`: the sync workers vs one backend's embed_table, and the
+//! write cost of the sync triggers (see `sync.rs`; needs `shared_preload_libraries`).
 
 mod ann;
 mod data;
@@ -14,6 +17,7 @@ mod exact;
 mod filtered;
 mod growth;
 mod ivf;
+mod sync;
 
 use postgres::{Client, NoTls};
 
@@ -54,8 +58,14 @@ fn main() {
                 .unwrap_or_else(|| "/work/shared/data/ann".into());
             ivf::run(dir.into());
         }
+        Some("sync") => {
+            let rows = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(600);
+            sync::run(rows);
+        }
         _ => {
-            eprintln!("usage: codevec-sqlbench exact [rows] [queries] | ivf [ann_dir]");
+            eprintln!(
+                "usage: codevec-sqlbench exact [rows] [queries] | ivf [ann_dir] | sync [rows]"
+            );
             std::process::exit(2);
         }
     }

@@ -6,6 +6,7 @@ use crate::load::{self, DrySink, LoadOptions, PgSink};
 use crate::schema::{self, CreateOutcome, Precision, TableName};
 use crate::source::decode_source;
 use crate::split::Splitter;
+use crate::sync;
 use crate::tls;
 use crate::walk::WalkOptions;
 use anyhow::{bail, Context, Result};
@@ -67,6 +68,20 @@ pub struct LoadArgs {
     /// on the database server).
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
+
+    /// Fill `emb` with codevec's sync instead of a generated column: with
+    /// --create-table the column is a plain `emb embedding(384)`; the loader
+    /// calls codevec.enable_sync(table, 'code', 'emb') and COPYs text only, and
+    /// the server's sync workers (shared_preload_libraries = 'codevec') embed the
+    /// rows in the background.
+    #[arg(long)]
+    pub sync: bool,
+
+    /// With --sync: wait (with a progress bar) until every loaded row has its
+    /// embedding; without sync workers in the server, embed in this connection
+    /// with CALL codevec.sync().
+    #[arg(long, requires = "sync")]
+    pub wait: bool,
 
     /// Files per transaction.
     #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -177,8 +192,12 @@ fn run_load(args: LoadArgs) -> Result<()> {
         );
     }
     if args.create_table {
-        match schema::ensure_table(&mut client, &table, args.dim, args.precision)? {
+        match schema::ensure_table_with(&mut client, &table, args.dim, args.precision, args.sync)? {
             CreateOutcome::AlreadyExists => eprintln!("table {table} exists; not creating it"),
+            CreateOutcome::CreatedWithEmbedding if args.sync => eprintln!(
+                "created table {table} with column emb embedding({}), filled by codevec sync",
+                args.dim
+            ),
             CreateOutcome::CreatedWithEmbedding => eprintln!(
                 "created table {table} with generated column emb embedding({}) ({} encoder)",
                 args.dim, args.precision
@@ -190,9 +209,18 @@ fn run_load(args: LoadArgs) -> Result<()> {
             ),
         }
     }
+    if args.sync {
+        let queued = sync::enable(&mut client, &table, args.precision)?;
+        if !args.quiet {
+            eprintln!("sync enabled on {table} ({queued} rows already waiting)");
+        }
+    }
     let mut sink = PgSink::new(&mut client, table.clone(), args.replace);
     let summary = load::run(&opts, &mut sink)?;
     print!("{}", summary.render("loaded"));
+    if args.wait {
+        sync::wait(&mut client, &table, args.quiet)?;
+    }
     Ok(())
 }
 

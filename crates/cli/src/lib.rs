@@ -16,5 +16,6 @@ pub mod schema;
 pub mod source;
 pub mod split;
 pub mod summary;
+pub mod sync;
 pub mod tls;
 pub mod walk;

@@ -204,6 +204,7 @@ pub fn create_table_sql(
     embedding: Option<&EmbeddingSupport>,
     dim: u32,
     precision: Precision,
+    synced: bool,
 ) -> String {
     let mut sql = format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    id bigserial PRIMARY KEY,\n    path text NOT NULL,\n    \
@@ -211,13 +212,16 @@ pub fn create_table_sql(
          end_line int NOT NULL,\n    code text NOT NULL",
         table.quoted()
     );
-    if let Some(e) = embedding {
-        sql.push_str(&format!(
+    match embedding {
+        // a plain column that codevec.enable_sync keeps filled (load --sync)
+        Some(e) if synced => sql.push_str(&format!(",\n    emb {}({dim})", e.type_name)),
+        Some(e) => sql.push_str(&format!(
             ",\n    emb {}({dim}) GENERATED ALWAYS AS ({}({})) STORED",
             e.type_name,
             e.embed_fn,
             precision.embed_args()
-        ));
+        )),
+        None => {}
     }
     sql.push_str("\n)");
     sql
@@ -285,6 +289,17 @@ pub fn ensure_table(
     dim: u32,
     precision: Precision,
 ) -> Result<CreateOutcome> {
+    ensure_table_with(client, table, dim, precision, false)
+}
+
+/// [`ensure_table`], with a plain `emb` column for `codevec.enable_sync` when `synced`.
+pub fn ensure_table_with(
+    client: &mut postgres::Client,
+    table: &TableName,
+    dim: u32,
+    precision: Precision,
+    synced: bool,
+) -> Result<CreateOutcome> {
     let exists: Option<String> = client
         .query_one("SELECT to_regclass($1)::text", &[&table.quoted()])
         .context("checking whether the table exists")?
@@ -303,8 +318,14 @@ pub fn ensure_table(
         ),
     };
     let mut tx = client.transaction()?;
-    tx.batch_execute(&create_table_sql(table, support.as_ref(), dim, precision))
-        .with_context(|| format!("creating table {table}"))?;
+    tx.batch_execute(&create_table_sql(
+        table,
+        support.as_ref(),
+        dim,
+        precision,
+        synced,
+    ))
+    .with_context(|| format!("creating table {table}"))?;
     tx.batch_execute(&create_index_sql(table))
         .with_context(|| format!("creating the path index on {table}"))?;
     tx.commit()?;
@@ -334,7 +355,7 @@ mod tests {
     #[test]
     fn create_sql_with_and_without_embedding() {
         let t = TableName::parse("snippets").unwrap();
-        let plain = create_table_sql(&t, None, 384, Precision::F32);
+        let plain = create_table_sql(&t, None, 384, Precision::F32, false);
         assert!(plain.starts_with("CREATE TABLE IF NOT EXISTS \"snippets\" ("));
         assert!(plain.contains("code text NOT NULL\n)"));
         assert!(!plain.contains("emb"));
@@ -342,14 +363,18 @@ mod tests {
             type_name: "public.embedding".into(),
             embed_fn: "codevec.embed".into(),
         };
-        let with = create_table_sql(&t, Some(&support), 384, Precision::F32);
+        let with = create_table_sql(&t, Some(&support), 384, Precision::F32, false);
         assert!(with.contains(
             "emb public.embedding(384) GENERATED ALWAYS AS (codevec.embed(code)) STORED"
         ));
-        let int8 = create_table_sql(&t, Some(&support), 384, Precision::Int8);
+        let int8 = create_table_sql(&t, Some(&support), 384, Precision::Int8, false);
         assert!(int8.contains(
             "emb public.embedding(384) GENERATED ALWAYS AS (codevec.embed(code, 'int8')) STORED"
         ));
+        // load --sync: a plain column the sync workers fill
+        let synced = create_table_sql(&t, Some(&support), 384, Precision::F32, true);
+        assert!(synced.contains("emb public.embedding(384)\n)"), "{synced}");
+        assert!(!synced.contains("GENERATED"));
     }
 
     #[test]
@@ -376,7 +401,7 @@ mod tests {
         let t = TableName::parse("\"s\"\"; DROP TABLE x; --\".\"t'\\\"\"\"").unwrap();
         assert_eq!(t.schema.as_deref(), Some("s\"; DROP TABLE x; --"));
         assert_eq!(t.name, "t'\\\"");
-        let sql = create_table_sql(&t, None, 8, Precision::Int8);
+        let sql = create_table_sql(&t, None, 8, Precision::Int8, false);
         assert!(
             sql.starts_with(
                 "CREATE TABLE IF NOT EXISTS \"s\"\"; DROP TABLE x; --\".\"t'\\\"\"\" ("

@@ -310,6 +310,70 @@ fn binary_loads_with_create_table_and_database_url() {
     assert_eq!(count, n as i64);
 }
 
+/// `load --create-table --sync --wait` into a database with the extension: the table gets a
+/// plain `emb` column kept by codevec.enable_sync, and --wait returns once every row has the
+/// embedding of its code. The test server does not preload codevec, so --wait drains the
+/// queue itself with CALL codevec.sync().
+#[test]
+fn binary_loads_with_sync_and_wait() {
+    let mut admin = connect();
+    let db = format!("codevec_cli_sync_{}", std::process::id());
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let dsn = format!("{} dbname={db}", test_dsn());
+    let mut c = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE EXTENSION codevec").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args([
+            "load",
+            "--create-table",
+            "--sync",
+            "--wait",
+            "--table",
+            "synced",
+            "--batch",
+            "4",
+        ])
+        .arg(fixtures())
+        .env("DATABASE_URL", &dsn)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("filled by codevec sync"), "{stderr}");
+    assert!(stderr.contains("sync enabled on"), "{stderr}");
+    assert!(stderr.contains("CALL codevec.sync()"), "{stderr}");
+    assert!(stderr.contains("rows of"), "{stderr}");
+    let row = c
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE emb = codevec.embed(code)),
+                    (SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'synced'::regclass AND attname = 'emb')
+             FROM synced",
+            &[],
+        )
+        .unwrap();
+    let (n, ok, generated): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(n, expected_rows().len() as i64);
+    assert_eq!(ok, n, "every row has the embedding of its code");
+    assert_eq!(generated, "", "emb is a plain column");
+    // --wait needs --sync
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--wait", "--table", "synced"])
+        .arg(fixtures())
+        .env("DATABASE_URL", &dsn)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    drop(c);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .unwrap();
+}
+
 /// A throwaway cluster with TLS on (a self-signed certificate for
 /// `localhost`), listening on 127.0.0.1 and its own socket directory.
 struct TlsCluster {
