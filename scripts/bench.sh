@@ -19,7 +19,7 @@ CODEVEC_MODEL_DIR="$($PG_CONFIG --sharedir)/extension/codevec/models/all-MiniLM-
 
 echo "== SQL benchmarks"
 scripts/pg-up.sh "$WORK/pg" "$PORT" "shared_buffers=1GB" "work_mem=64MB" \
-  "shared_preload_libraries=codevec" "codevec.sync_workers=0" "codevec.sync_naptime=100ms"
+  "shared_preload_libraries=codevec" "codevec.sync_naptime=100ms"
 export CODEVEC_PGHOST="$WORK/pg" CODEVEC_PGPORT="$PORT"
 psql -h "$WORK/pg" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_bench" postgres
 cargo run -q --release -p codevec-sqlbench -- exact "${CODEVEC_BENCH_ROWS:-100000}" 30

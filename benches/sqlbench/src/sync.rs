@@ -1,6 +1,8 @@
 //! `codevec-sqlbench sync [rows]`: embeddings kept in sync by the background workers
 //! (issue #13). Needs a cluster started with `shared_preload_libraries = 'codevec'`
-//! (scripts/bench.sh does). Prints, from one run on the machine at hand:
+//! (scripts/bench.sh does), and without `codevec.sync_workers` on the server's command line
+//! (it is changed with ALTER SYSTEM, which a command-line setting would override). Prints,
+//! from one run on the machine at hand:
 //! - throughput: `CALL codevec.embed_table` in one backend vs the sync workers (1 and 2)
 //!   draining the same rows after a COPY, interleaved (backend, 2, 1, backend);
 //! - the write cost of the sync triggers: COPY of 10,000 rows and 1,000 single-row INSERTs
@@ -58,10 +60,10 @@ fn copy_texts(c: &mut Client, table: &str, texts: &[String]) {
 }
 
 fn set_workers(c: &mut Client, n: i32) {
-    c.batch_execute(&format!(
-        "ALTER SYSTEM SET codevec.sync_workers = {n}; SELECT pg_reload_conf();"
-    ))
-    .unwrap();
+    // separate calls: ALTER SYSTEM cannot run in the implicit transaction of a multi-statement string
+    c.batch_execute(&format!("ALTER SYSTEM SET codevec.sync_workers = {n}"))
+        .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
     // wait until the running workers match (lowering: they exit at their next look)
     let start = Instant::now();
     loop {
@@ -108,9 +110,13 @@ fn workers_rate(c: &mut Client, texts: &[String], workers: i32) -> f64 {
     fresh_table(c, "sync_bench_workers");
     c.batch_execute("SELECT codevec.enable_sync('sync_bench_workers', 'code', 'emb')")
         .unwrap();
-    // make sure the workers are up (and have loaded the model) before timing
-    c.batch_execute("INSERT INTO sync_bench_workers (code) VALUES ('warm up')")
-        .unwrap();
+    // make sure the workers are up and have loaded the model before timing: enough rows
+    // for one batch per worker
+    c.batch_execute(&format!(
+        "INSERT INTO sync_bench_workers (code) SELECT 'warm up ' || i FROM generate_series(1, {}) i",
+        32 * workers
+    ))
+    .unwrap();
     wait_empty(c, "sync_bench_workers");
     std::thread::sleep(Duration::from_millis(500));
     let t = Instant::now();
@@ -144,7 +150,7 @@ fn wait_empty(c: &mut Client, table: &str) {
             return;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(1800),
+            start.elapsed() < Duration::from_secs(600),
             "sync workers did not drain {table}"
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -243,8 +249,10 @@ pub fn run(rows: usize) {
     );
     c.batch_execute(
         "SELECT codevec.disable_sync('sync_bench_synced');
-         DROP TABLE sync_bench_plain, sync_bench_synced, sync_bench_backend, sync_bench_workers;
-         ALTER SYSTEM RESET codevec.sync_workers; SELECT pg_reload_conf();",
+         DROP TABLE sync_bench_plain, sync_bench_synced, sync_bench_backend, sync_bench_workers;",
     )
     .unwrap();
+    c.batch_execute("ALTER SYSTEM RESET codevec.sync_workers")
+        .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
 }
