@@ -122,6 +122,8 @@ BEGIN
   -- TG_ARGV[0]: the oid of the enabled table (a partition's parent); TG_ARGV[1]: the text column
   EXECUTE pg_catalog.format('SELECT codevec.text_digest(($1).%I)', TG_ARGV[1]) INTO d USING NEW;
   INSERT INTO codevec.sync_queue (relid, digest) VALUES (TG_ARGV[0]::oid, d);
+  -- the workers of this database start (or look now) once this transaction commits
+  PERFORM codevec.sync_wake();
   RETURN NULL;
 END
 $fn$;

@@ -2,6 +2,7 @@
 //! `shared_preload_libraries = 'codevec'`): which databases have sync enabled, the
 //! launcher's latch, and what each worker is doing right now.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::prelude::*;
@@ -23,7 +24,9 @@ pub enum DbState {
     Unknown,
     /// Has synced tables: keep `codevec.sync_workers` workers running.
     Active,
-    /// Has none (no extension, or no synced table): no worker until `enable_sync` is called.
+    /// No worker needed: no extension, no synced table, or nothing queued (the workers left
+    /// after `IDLE_NAPS` naps with an empty queue). A commit that queued rows, `enable_sync`
+    /// or `sync_retry` makes it `Active` again.
     Inactive,
 }
 
@@ -31,6 +34,8 @@ pub enum DbState {
 pub struct DbSlot {
     pub oid: u32,
     pub state: DbState,
+    /// Bumped by every wake: a worker leaves only if no wake came since it last looked.
+    pub wakes: u32,
 }
 
 #[derive(Copy, Clone, Default, Debug)]
@@ -96,7 +101,11 @@ impl Shared {
         if let Some(d) = self.db(oid) {
             d.state = state;
         } else if let Some(d) = self.dbs.iter_mut().find(|d| d.state == DbState::Free) {
-            *d = DbSlot { oid, state };
+            *d = DbSlot {
+                oid,
+                state,
+                wakes: 0,
+            };
         }
     }
 }
@@ -112,6 +121,9 @@ pub fn wake_launcher_for_current_db() {
     let latch = {
         let mut s = SHARED.exclusive();
         s.set_db(db, DbState::Active);
+        if let Some(d) = s.db(db) {
+            d.wakes = d.wakes.wrapping_add(1);
+        }
         s.launcher_latch
     };
     if latch != 0 {
@@ -119,4 +131,26 @@ pub fn wake_launcher_for_current_db() {
         // process's latch is what it is for (a stale one only wakes whoever has that slot).
         unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
     }
+}
+
+thread_local! {
+    /// Whether this transaction already asked for a wake at commit.
+    static WAKE_AT_COMMIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Wake the launcher for this database when the current transaction commits (its queue
+/// entries are visible to the workers only then); nothing on abort, nothing without
+/// preloading. Cheap to call once per row: one callback per transaction.
+pub fn wake_at_commit() {
+    if !available() || WAKE_AT_COMMIT.with(Cell::get) {
+        return;
+    }
+    WAKE_AT_COMMIT.with(|w| w.set(true));
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
+        WAKE_AT_COMMIT.with(|w| w.set(false));
+        wake_launcher_for_current_db();
+    });
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, || {
+        WAKE_AT_COMMIT.with(|w| w.set(false));
+    });
 }

@@ -17,10 +17,11 @@ mod codevec {
         unsafe { crate::sync::digest::digest_text(text.0) }.to_vec()
     }
 
-    /// Wake the sync launcher for this database (no-op without preloading).
+    /// Wake the sync launcher for this database when this transaction commits (no-op
+    /// without preloading).
     #[pg_extern(volatile, parallel_unsafe)]
     fn sync_wake() {
-        shared::wake_launcher_for_current_db();
+        shared::wake_at_commit();
     }
 
     /// Record the queue entries the current batch holds (shown as `in_progress`); a no-op

@@ -18,6 +18,11 @@ extern "C-unwind" {
     fn SignalHandlerForConfigReload(signal: i32);
 }
 
+/// Naps with an empty queue after which a worker leaves (so that an idle database has no
+/// connection from us: DROP DATABASE works without FORCE); the next commit that queues a
+/// row starts workers again.
+const IDLE_NAPS: u32 = 30;
+
 /// This process's worker slot (set once at start).
 static mut SLOT: Option<usize> = None;
 
@@ -42,9 +47,12 @@ unsafe extern "C-unwind" fn release_slot(_code: i32, _arg: pg_sys::Datum) {
     }
 }
 
-/// The synced tables of this database and their owners; None when the extension is not
-/// installed. Configuration rows of dropped tables are removed on the way.
-fn tables() -> Option<Vec<(pg_sys::Oid, pg_sys::Oid)>> {
+/// The synced tables of this database and their owners, and whether the queue is empty;
+/// None when the extension is not installed. Configuration rows of dropped tables are
+/// removed on the way.
+type Tables = (Vec<(pg_sys::Oid, pg_sys::Oid)>, bool);
+
+fn tables() -> Option<Tables> {
     let installed = Spi::get_one::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'codevec')",
     )
@@ -80,7 +88,16 @@ fn tables() -> Option<Vec<(pg_sys::Oid, pg_sys::Oid)>> {
                 out.push((rel, owner));
             }
         }
-        Ok::<_, pgrx::spi::SpiError>(out)
+        let empty = c
+            .select(
+                "SELECT NOT EXISTS (SELECT 1 FROM codevec.sync_queue)",
+                None,
+                &[],
+            )?
+            .first()
+            .get_one::<bool>()?
+            .unwrap_or(false);
+        Ok::<_, pgrx::spi::SpiError>((out, empty))
     })
     .ok()
 }
@@ -147,6 +164,7 @@ pub extern "C-unwind" fn codevec_sync_worker(arg: pg_sys::Datum) {
     // SAFETY: registers a callback run at process exit.
     unsafe { pg_sys::on_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
 
+    let mut idle_naps = 0u32;
     loop {
         // SAFETY: reads and clears the reload flag set by the SIGHUP handler, on this thread.
         unsafe {
@@ -159,20 +177,44 @@ pub extern "C-unwind" fn codevec_sync_worker(arg: pg_sys::Datum) {
         if index >= crate::gucs::SYNC_WORKERS.get().max(0) as usize {
             return; // codevec.sync_workers was lowered
         }
+        let wakes_before = SHARED.exclusive().db(db.to_u32()).map(|d| d.wakes);
         let list = BackgroundWorker::transaction(tables);
-        let list = match list {
-            Some(l) if !l.is_empty() => l,
+        let (list, queue_empty) = match list {
+            Some(l) if !l.0.is_empty() => l,
             _ => {
                 // nothing to do in this database until enable_sync is called again
                 SHARED.exclusive().set_db(db.to_u32(), DbState::Inactive);
                 return;
             }
         };
-        SHARED.exclusive().set_db(db.to_u32(), DbState::Active);
+        {
+            // a scout that found synced tables: the launcher starts the others now (only
+            // from Unknown: resetting Active every round would undo a partner's idle exit)
+            let mut s = SHARED.exclusive();
+            if s.db(db.to_u32())
+                .is_none_or(|d| d.state == DbState::Unknown)
+            {
+                s.set_db(db.to_u32(), DbState::Active);
+            }
+        }
         let mut settled = 0;
         for (relid, owner) in list {
             settled += BackgroundWorker::transaction(move || batch(relid, owner));
             report_claim(0, 0);
+        }
+        if settled > 0 || !queue_empty {
+            idle_naps = 0;
+        } else {
+            idle_naps += 1;
+        }
+        if idle_naps >= IDLE_NAPS {
+            let mut s = SHARED.exclusive();
+            // leave only if nobody queued anything since we looked (else: look again)
+            if s.db(db.to_u32()).map(|d| d.wakes) == wakes_before {
+                s.set_db(db.to_u32(), DbState::Inactive);
+                return;
+            }
+            idle_naps = 0;
         }
         if settled == 0 {
             // SAFETY: waits on this process's latch; exits if the postmaster dies.

@@ -45,6 +45,29 @@ fn wait_drained(c: &mut Client, cluster: &Cluster, what: &str) {
     }
 }
 
+/// Waits until no sync worker runs (they leave after 30 naps with an empty queue).
+fn wait_no_workers(c: &mut Client, cluster: &Cluster) {
+    let start = Instant::now();
+    loop {
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'codevec sync worker'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if n == 0 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{n} sync workers still running after 60 s with nothing queued\n{}",
+            cluster.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Rows whose embedding is not the embedding of their text (computed by this backend).
 fn stale(c: &mut Client) -> i64 {
     c.query_one(
@@ -156,6 +179,36 @@ fn sync_workers_embed_race_crash_and_replicate() {
     assert_eq!((failed, last_error), (0, None));
     assert!(done >= 300, "done = {done}");
 
+    // idle workers leave (no connection left in the database), and a commit that queues
+    // rows starts them again
+    wait_no_workers(&mut su, &primary);
+    insert(&mut alice, 501, 520);
+    wait_drained(&mut alice, &primary, "after the workers had left");
+    assert_eq!(stale(&mut alice), 0, "after the workers had left");
+    // so DROP DATABASE of a synced database needs no FORCE once its queue is empty
+    su.batch_execute("CREATE DATABASE other").unwrap();
+    {
+        let mut o = Client::connect(
+            &format!(
+                "host={} port={} user=postgres dbname=other",
+                primary.dir.display(),
+                primary.port
+            ),
+            NoTls,
+        )
+        .unwrap();
+        o.batch_execute(
+            "CREATE EXTENSION codevec;
+             CREATE TABLE snip (id int, code text, emb embedding(384));
+             SELECT codevec.enable_sync('snip', 'code', 'emb');
+             INSERT INTO snip VALUES (1, 'def other(): pass');",
+        )
+        .unwrap();
+        wait_drained(&mut o, &primary, "database other");
+    }
+    wait_no_workers(&mut su, &primary);
+    su.batch_execute("DROP DATABASE other").unwrap();
+
     // kill -9 of the postmaster while the workers are busy: after the restart everything is
     // embedded, nothing stale
     insert(&mut alice, 1001, 1300);
@@ -183,7 +236,7 @@ fn sync_workers_embed_race_crash_and_replicate() {
         .query_one("SELECT count(*) FROM snip", &[])
         .unwrap()
         .get(0);
-    assert_eq!(rows, 400 - 30 + 300);
+    assert_eq!(rows, 400 - 30 + 20 + 300);
 
     // a standby replays embeddings and queue; the workers do not run there
     let standby = Cluster::standby_of(&primary, "sync-standby", port + 1);
@@ -205,7 +258,7 @@ fn sync_workers_embed_race_crash_and_replicate() {
     };
     assert_eq!(
         on_standby,
-        (710, 0, 0),
+        (730, 0, 0),
         "standby: embedded rows, queue, sync processes"
     );
 
