@@ -18,3 +18,16 @@ for precision in ${PRECISIONS:-f32 int8}; do
     -f benches/sql/codesearch_eval.sql postgres
 done
 echo "reference (sentence-transformers on PyTorch): mrr_at_10 0.551, recall_at_1 0.433, recall_at_10 0.790"
+
+# The hybrid leg, offline (issue #12; not yet through SQL): vector / BM25 / RRF / weighted
+# fusion / + code-aware priors (crates/lexical), then the contrastive query adapter trained on
+# the even ids and tested on the odd ids (crates/adapter). The embeddings of the set are
+# computed once with the repository's encoder and cached in ~/.cache/codevec/eval/.
+echo
+echo "== offline hybrid search on $(basename "$DATA") (crates/lexical, crates/adapter)"
+T=${CARGO_TARGET_DIR:-$HOME/.cache/codevec/target}
+cargo build -q --release -p codevec-lexical --features eval --example eval
+cargo build -q --release -p codevec-adapter --example adapter_eval
+CODEVEC_MODEL_DIR="$(${PG_CONFIG:-pg_config} --sharedir)/extension/codevec/models/all-MiniLM-L6-v2" \
+  "$T/release/examples/eval" --data "$DATA" --name python-dev
+"$T/release/examples/adapter_eval" --data "$DATA" --name python-dev

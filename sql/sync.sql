@@ -18,6 +18,11 @@
 -- Non-superusers call codevec.embed() & co. as well: the schema must be usable by them.
 GRANT USAGE ON SCHEMA codevec TO PUBLIC;
 
+COMMENT ON FUNCTION codevec.text_digest(text) IS 'SHA-256 of a text''s bytes: the key under which codevec sync queues a row and finds it again (through a partial index on this expression)';
+COMMENT ON FUNCTION codevec.sync_wake() IS 'codevec sync: wake the background workers of this database when the current transaction commits (no-op without shared_preload_libraries)';
+COMMENT ON FUNCTION codevec.sync_report_claim(oid, integer) IS 'codevec sync: record the table and the entries of the batch in progress in this worker''s shared-memory slot (no-op outside a sync worker)';
+COMMENT ON FUNCTION codevec.sync_workers() IS 'codevec sync: the running background workers (pid, database, table and entries of the batch in progress); empty without shared_preload_libraries';
+
 CREATE TABLE codevec.sync_config (
     relid regclass PRIMARY KEY,
     text_column name NOT NULL,
@@ -37,6 +42,7 @@ CREATE TABLE codevec.sync_queue (
     not_before timestamptz NOT NULL DEFAULT '-infinity',
     last_error text
 );
+COMMENT ON SEQUENCE codevec.sync_queue_id_seq IS 'ids of codevec.sync_queue entries (the order batches take them in)';
 CREATE INDEX sync_queue_relid_id ON codevec.sync_queue (relid, id);
 CREATE INDEX sync_queue_relid_digest ON codevec.sync_queue (relid, digest);
 COMMENT ON TABLE codevec.sync_queue IS 'texts waiting to be embedded: one entry per written row (relid of the enabled table, SHA-256 of the text); retried entries wait until not_before';
@@ -93,11 +99,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON codevec.sync_config, codevec.sync_queue,
     codevec.sync_failed, codevec.sync_stats, codevec.sync_rate TO PUBLIC;
 GRANT USAGE ON SEQUENCE codevec.sync_queue_id_seq TO PUBLIC;
 
--- pg_dump keeps the configuration and the queue with the data.
+-- pg_dump keeps the configuration (relid is a regclass, dumped by name). The queue and the
+-- failures hold plain oids, which a restore would make stale: they are not dumped; after a
+-- restore the workers (or CALL codevec.sync()) queue the waiting rows again
+-- (codevec.sync_requeue), and parked failures are simply tried again.
 SELECT pg_catalog.pg_extension_config_dump('codevec.sync_config', '');
-SELECT pg_catalog.pg_extension_config_dump('codevec.sync_queue', '');
-SELECT pg_catalog.pg_extension_config_dump('codevec.sync_queue_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('codevec.sync_failed', '');
 
 -- ---------------------------------------------------------------------------------------
 -- Triggers (installed by enable_sync with the column names baked into their WHEN clauses)
@@ -177,6 +183,37 @@ COMMENT ON FUNCTION codevec.sync_forget_dropped() IS 'event trigger of codevec s
 REVOKE ALL ON FUNCTION codevec.sync_forget_dropped() FROM PUBLIC;
 CREATE EVENT TRIGGER codevec_sync_forget_dropped ON sql_drop
   EXECUTE FUNCTION codevec.sync_forget_dropped();
+COMMENT ON EVENT TRIGGER codevec_sync_forget_dropped IS 'codevec sync: forgets the configuration, queue, failures and statistics of dropped tables';
+
+-- Queue every text that some row waits for and that is neither queued nor parked: what
+-- enable_sync does first, and what the workers (at start) and CALL codevec.sync() do, so that
+-- rows are never stranded without an entry (after a dump and restore, which does not carry
+-- the queue because its oids would be stale, or if the queue was emptied by hand). Reads the
+-- waiting rows through the partial index, so it costs what is waiting, not the table.
+-- No SET search_path: the table's row-level security policies may call the owner's
+-- functions; every name here is schema-qualified instead.
+CREATE FUNCTION codevec.sync_requeue(tbl pg_catalog.regclass) RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  cfg codevec.sync_config;
+  queued bigint;
+BEGIN
+  SELECT * INTO cfg FROM codevec.sync_config c WHERE c.relid OPERATOR(pg_catalog.=) tbl;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '"%" is not synced', tbl USING ERRCODE = 'undefined_object';
+  END IF;
+  EXECUTE pg_catalog.format(
+    'INSERT INTO codevec.sync_queue (relid, digest) '
+    'SELECT $1, w.d FROM (SELECT DISTINCT codevec.text_digest(%2$I) AS d FROM %1$s WHERE %3$I IS NULL AND %2$I IS NOT NULL) w '
+    'WHERE NOT EXISTS (SELECT 1 FROM codevec.sync_queue q WHERE q.relid OPERATOR(pg_catalog.=) $1 AND q.digest OPERATOR(pg_catalog.=) w.d) '
+    'AND NOT EXISTS (SELECT 1 FROM codevec.sync_failed f WHERE f.relid OPERATOR(pg_catalog.=) $1 AND f.digest OPERATOR(pg_catalog.=) w.d)',
+    tbl, cfg.text_column, cfg.embedding_column) USING tbl::pg_catalog.oid;
+  GET DIAGNOSTICS queued = ROW_COUNT;
+  RETURN queued;
+END
+$fn$;
+COMMENT ON FUNCTION codevec.sync_requeue(regclass) IS
+  'queue the texts that rows of a synced table wait for and that are neither queued nor parked (returns how many); the workers run it when they start';
 
 -- ---------------------------------------------------------------------------------------
 -- enable_sync / disable_sync
@@ -298,13 +335,7 @@ BEGIN
       member, tbl::oid);
   END LOOP;
 
-  -- queue what waits now (once: a text already queued is not queued again)
-  EXECUTE pg_catalog.format(
-    'INSERT INTO codevec.sync_queue (relid, digest) '
-    'SELECT $1, d FROM (SELECT DISTINCT codevec.text_digest(%2$I) AS d FROM %1$s WHERE %3$I IS NULL AND %2$I IS NOT NULL) w '
-    'WHERE NOT EXISTS (SELECT 1 FROM codevec.sync_queue q WHERE q.relid OPERATOR(pg_catalog.=) $1 AND q.digest OPERATOR(pg_catalog.=) w.d)',
-    tbl, text_column, embedding_column) USING tbl::oid;
-  GET DIAGNOSTICS queued = ROW_COUNT;
+  queued := codevec.sync_requeue(tbl);
   PERFORM codevec.sync_wake();
   RETURN queued;
 END
@@ -376,14 +407,19 @@ BEGIN
     RAISE EXCEPTION '"%" is not synced', tbl USING ERRCODE = 'undefined_object';
   END IF;
   BEGIN
+    -- Take up to batch_size ready entries (rows locked, others skip them), then keep those
+    -- whose text no other batch holds: a transaction-level advisory lock per digest, so that
+    -- two workers never embed the same text twice or deadlock on its rows. The lock is taken
+    -- on the claimed entries only (the MATERIALIZED CTE keeps it out of the scan), so a
+    -- batch holds at most batch_size advisory locks however long the queue is.
+    WITH claim AS MATERIALIZED (
+      SELECT s.id, s.digest FROM codevec.sync_queue s
+      WHERE s.relid OPERATOR(pg_catalog.=) tbl::pg_catalog.oid AND s.not_before OPERATOR(pg_catalog.<=) pg_catalog.now()
+      ORDER BY s.relid, s.id LIMIT cfg.batch_size FOR UPDATE SKIP LOCKED)
     SELECT pg_catalog.array_agg(q.id), pg_catalog.array_agg(DISTINCT q.digest) INTO ids, digests
-      FROM (SELECT s.id, s.digest FROM codevec.sync_queue s
-            WHERE s.relid OPERATOR(pg_catalog.=) tbl::pg_catalog.oid AND s.not_before OPERATOR(pg_catalog.<=) pg_catalog.now()
-              -- one text in one batch at a time: two workers writing the same rows would
-              -- embed them twice and could deadlock (the lock is held until commit)
-              AND pg_catalog.pg_try_advisory_xact_lock(
-                    pg_catalog.hashtext('codevec.sync'), pg_catalog.hashtext(pg_catalog.encode(s.digest, 'hex')))
-            ORDER BY s.relid, s.id LIMIT cfg.batch_size FOR UPDATE SKIP LOCKED) q;
+      FROM claim q
+      WHERE pg_catalog.pg_try_advisory_xact_lock(
+              pg_catalog.hashtext('codevec.sync'), pg_catalog.hashtext(pg_catalog.encode(q.digest, 'hex')));
     IF ids IS NULL THEN
       RETURN;
     END IF;
@@ -490,6 +526,10 @@ BEGIN
     RAISE EXCEPTION '"%" is not synced', tbl
       USING ERRCODE = 'undefined_object', HINT = 'Call codevec.enable_sync first.';
   END IF;
+  FOR t IN SELECT c.relid FROM codevec.sync_config c
+           WHERE tbl IS NULL OR c.relid OPERATOR(pg_catalog.=) tbl LOOP
+    PERFORM codevec.sync_requeue(t);
+  END LOOP;
   LOOP
     SELECT pg_catalog.count(*) INTO ready_before FROM codevec.sync_queue q
       WHERE (tbl IS NULL OR q.relid OPERATOR(pg_catalog.=) tbl::pg_catalog.oid)

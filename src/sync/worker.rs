@@ -102,8 +102,9 @@ fn tables() -> Option<Tables> {
     .ok()
 }
 
-/// One batch of one table, as its owner; returns the queue entries it settled.
-fn batch(relid: pg_sys::Oid, owner: pg_sys::Oid) -> i32 {
+/// Runs `sql` (one `$1` = the table's oid, one integer result) as the table's owner, in a
+/// security-restricted operation and a GUC nest level of its own.
+fn as_owner(sql: &str, relid: pg_sys::Oid, owner: pg_sys::Oid) -> i64 {
     let mut save_uid = pg_sys::Oid::INVALID;
     let mut save_ctx = 0;
     // SAFETY: backend globals of this process, inside a transaction; the restricted context
@@ -118,19 +119,34 @@ fn batch(relid: pg_sys::Oid, owner: pg_sys::Oid) -> i32 {
         );
         pg_sys::NewGUCNestLevel()
     };
-    let claimed = Spi::get_one_with_args::<i32>(
-        "SELECT claimed FROM codevec.sync_batch($1::pg_catalog.oid::pg_catalog.regclass)",
-        &[relid.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(0);
+    let n = Spi::get_one_with_args::<i64>(sql, &[relid.into()])
+        .ok()
+        .flatten()
+        .unwrap_or(0);
     // SAFETY: see above.
     unsafe {
         pg_sys::AtEOXact_GUC(false, nest);
         pg_sys::SetUserIdAndSecContext(save_uid, save_ctx);
     }
-    claimed
+    n
+}
+
+/// One batch of one table, as its owner; returns the queue entries it settled.
+fn batch(relid: pg_sys::Oid, owner: pg_sys::Oid) -> i64 {
+    as_owner(
+        "SELECT claimed::pg_catalog.int8 FROM codevec.sync_batch($1::pg_catalog.oid::pg_catalog.regclass)",
+        relid,
+        owner,
+    )
+}
+
+/// Queue what waits but has no entry (after a restore, or a queue emptied by hand).
+fn requeue(relid: pg_sys::Oid, owner: pg_sys::Oid) -> i64 {
+    as_owner(
+        "SELECT codevec.sync_requeue($1::pg_catalog.oid::pg_catalog.regclass)",
+        relid,
+        owner,
+    )
 }
 
 #[pg_guard]
@@ -165,6 +181,7 @@ pub extern "C-unwind" fn codevec_sync_worker(arg: pg_sys::Datum) {
     unsafe { pg_sys::on_shmem_exit(Some(release_slot), pg_sys::Datum::from(0)) };
 
     let mut idle_naps = 0u32;
+    let mut first_round = true;
     loop {
         // SAFETY: reads and clears the reload flag set by the SIGHUP handler, on this thread.
         unsafe {
@@ -197,6 +214,12 @@ pub extern "C-unwind" fn codevec_sync_worker(arg: pg_sys::Datum) {
                 s.set_db(db.to_u32(), DbState::Active);
             }
         }
+        if first_round && index == 0 {
+            for &(relid, owner) in &list {
+                BackgroundWorker::transaction(move || requeue(relid, owner));
+            }
+        }
+        first_round = false;
         let mut settled = 0;
         for (relid, owner) in list {
             settled += BackgroundWorker::transaction(move || batch(relid, owner));

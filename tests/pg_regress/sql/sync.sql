@@ -42,6 +42,12 @@ DELETE FROM sy WHERE id = 7;
 SELECT pending FROM codevec.sync_status;
 CALL codevec.sync();
 SELECT pending, last_error FROM codevec.sync_status;
+-- a queue emptied by hand (pg_dump does not keep it) loses nothing: sync() first queues
+-- what waits
+INSERT INTO sy VALUES (9, 'lost entry', NULL, NULL);
+DELETE FROM codevec.sync_queue;
+CALL codevec.sync('sy');
+SELECT id, emb = codevec.embed(code) AS matches FROM sy WHERE id = 9;
 -- TRUNCATE empties the queue
 INSERT INTO sy VALUES (8, 'queued then truncated', NULL, NULL);
 TRUNCATE sy;
@@ -71,14 +77,14 @@ SELECT tableoid::regclass, code, emb = codevec.embed(code) AS matches FROM parte
 SELECT codevec.enable_sync('parted_rs', 'code', 'emb');
 
 -- inheritance: the parent's sync covers its existing children
-CREATE TABLE inh (code text, emb embedding(384));
-CREATE TABLE inh_child (extra int) INHERITS (inh);
-SELECT codevec.enable_sync('inh', 'code', 'emb') AS queued;
-INSERT INTO inh VALUES ('parent row');
-INSERT INTO inh_child VALUES ('child row', NULL, 1);
-CALL codevec.sync('inh');
-SELECT tableoid::regclass, code, emb = codevec.embed(code) AS matches FROM inh ORDER BY code;
-SELECT codevec.enable_sync('inh_child', 'code', 'emb');
+CREATE TABLE sync_inh (code text, emb embedding(384));
+CREATE TABLE sync_inh_child (extra int) INHERITS (sync_inh);
+SELECT codevec.enable_sync('sync_inh', 'code', 'emb') AS queued;
+INSERT INTO sync_inh VALUES ('parent row');
+INSERT INTO sync_inh_child VALUES ('child row', NULL, 1);
+CALL codevec.sync('sync_inh');
+SELECT tableoid::regclass, code, emb = codevec.embed(code) AS matches FROM sync_inh ORDER BY code;
+SELECT codevec.enable_sync('sync_inh_child', 'code', 'emb');
 
 -- failures: a row the table refuses is retried with backoff and parked after
 -- codevec.sync_max_retries tries; it never holds up the rows behind it
@@ -102,6 +108,20 @@ CALL codevec.sync('picky');
 SELECT id, emb = codevec.embed(code) AS matches FROM picky ORDER BY id;
 SELECT failed FROM codevec.sync_status WHERE "table" = 'picky'::regclass;
 RESET codevec.sync_max_retries;
+
+-- a batch holds at most batch_size advisory locks, however long the queue (and whatever
+-- plan reads it: here a sequential scan)
+CREATE TABLE many (code text, emb embedding(384));
+INSERT INTO many SELECT 'def f' || i || '(): pass' FROM generate_series(1, 300) i;
+SELECT codevec.enable_sync('many', 'code', 'emb', batch_size => 2) AS queued;
+BEGIN;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT claimed, embedded FROM codevec.sync_batch('many');
+SELECT count(*) AS advisory_locks FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid();
+ROLLBACK;
+SELECT codevec.disable_sync('many');
+DROP TABLE many;
 
 -- bad input: clear errors
 \set VERBOSITY default
@@ -129,17 +149,17 @@ CALL codevec.sync('dims');
 \set SHOW_CONTEXT errors
 
 -- a hostile search_path changes nothing: every name inside is schema-qualified
-CREATE SCHEMA evil;
-CREATE FUNCTION evil.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'int8' $$;
-CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT '-infinity'::timestamptz $$;
-CREATE DOMAIN evil.numeric AS int CHECK (VALUE < 0);
-CREATE DOMAIN evil.regclass AS int CHECK (VALUE < 0);
-SET search_path = evil, public, pg_catalog;
+CREATE SCHEMA sync_evil;
+CREATE FUNCTION sync_evil.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'int8' $$;
+CREATE FUNCTION sync_evil.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT '-infinity'::timestamptz $$;
+CREATE DOMAIN sync_evil.numeric AS int CHECK (VALUE < 0);
+CREATE DOMAIN sync_evil.regclass AS int CHECK (VALUE < 0);
+SET search_path = sync_evil, public, pg_catalog;
 INSERT INTO sy2 VALUES ('under a hostile search_path');
 CALL codevec.sync('sy2');
 RESET search_path;
 SELECT emb = codevec.embed(code) AS matches FROM sy2;
-DROP SCHEMA evil CASCADE;
+DROP SCHEMA sync_evil CASCADE;
 
 -- disable_sync removes triggers, index and queue; embeddings written stay
 INSERT INTO sy2 VALUES ('queued, then sync disabled');
@@ -153,7 +173,7 @@ SELECT code, emb IS NOT NULL AS embedded FROM sy2 ORDER BY code;
 SELECT count(*) AS workers FROM codevec.sync_workers();
 SELECT "table", pending, in_progress, failed FROM codevec.sync_status ORDER BY "table"::text;
 
-DROP TABLE sy, nokey, parted, inh, inh_child, picky, gen, dims, sy2 CASCADE;
+DROP TABLE sy, nokey, parted, sync_inh, sync_inh_child, picky, gen, dims, sy2 CASCADE;
 DROP FUNCTION picky_check();
 SELECT (SELECT count(*) FROM codevec.sync_config) AS configs, (SELECT count(*) FROM codevec.sync_queue) AS entries,
        (SELECT count(*) FROM codevec.sync_stats) AS stats;
