@@ -120,11 +120,18 @@ pub fn wake_launcher_for_current_db() {
     let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let latch = {
         let mut s = SHARED.exclusive();
+        // Workers that run poll the queue every naptime and notice the new wake count
+        // before they leave: only a database without workers needs the launcher now.
+        let was_active = s.db(db).is_some_and(|d| d.state == DbState::Active);
         s.set_db(db, DbState::Active);
         if let Some(d) = s.db(db) {
             d.wakes = d.wakes.wrapping_add(1);
         }
-        s.launcher_latch
+        if was_active {
+            0
+        } else {
+            s.launcher_latch
+        }
     };
     if latch != 0 {
         // SAFETY: the launcher's PGPROC latch, in shared memory; SetLatch on another
