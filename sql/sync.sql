@@ -215,6 +215,62 @@ $fn$;
 COMMENT ON FUNCTION codevec.sync_requeue(regclass) IS
   'queue the texts that rows of a synced table wait for and that are neither queued nor parked (returns how many); the workers run it when they start';
 
+-- The sync index of a table (found by what it is, not by name: the table may have been
+-- renamed since), NULL if it has none.
+CREATE FUNCTION codevec.sync_index(member pg_catalog.regclass) RETURNS pg_catalog.regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
+  SELECT i.indexrelid::pg_catalog.regclass FROM pg_catalog.pg_index i
+  WHERE i.indrelid OPERATOR(pg_catalog.=) member AND i.indpred IS NOT NULL
+    AND pg_catalog.strpos(pg_catalog.pg_get_indexdef(i.indexrelid), 'codevec.text_digest(') OPERATOR(pg_catalog.>) 0
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid OPERATOR(pg_catalog.=) i.indexrelid)
+  ORDER BY i.indexrelid LIMIT 1;
+$fn$;
+COMMENT ON FUNCTION codevec.sync_index(regclass) IS 'the partial digest index codevec.enable_sync created on a table, or NULL';
+
+-- ALTER TABLE ... RENAME COLUMN of a synced column: the configuration and the triggers'
+-- arguments name the columns, so follow the rename (the triggers' WHEN clauses and the
+-- index refer to column numbers and need nothing). The columns are found again through
+-- the triggers' dependencies, which stay right across renames, dumps and restores.
+CREATE FUNCTION codevec.sync_follow_renames() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  cfg codevec.sync_config;
+  t_att int2;
+  e_att int2;
+  t_name name;
+  e_name name;
+BEGIN
+  FOR cfg IN SELECT c.* FROM codevec.sync_config c
+             WHERE c.relid::oid IN (SELECT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+                                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass) LOOP
+    SELECT tg.tgattr[0] INTO t_att FROM pg_catalog.pg_trigger tg
+      WHERE tg.tgrelid OPERATOR(pg_catalog.=) cfg.relid AND tg.tgname OPERATOR(pg_catalog.=) 'codevec_sync_clear';
+    SELECT dp.refobjsubid::int2 INTO e_att FROM pg_catalog.pg_trigger tg
+      JOIN pg_catalog.pg_depend dp ON dp.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                                  AND dp.objid OPERATOR(pg_catalog.=) tg.oid
+      WHERE tg.tgrelid OPERATOR(pg_catalog.=) cfg.relid AND tg.tgname OPERATOR(pg_catalog.=) 'codevec_sync_insert'
+        AND dp.refobjid OPERATOR(pg_catalog.=) cfg.relid AND dp.refobjsubid OPERATOR(pg_catalog.>) 0
+        AND dp.refobjsubid OPERATOR(pg_catalog.<>) t_att
+      LIMIT 1;
+    SELECT a.attname INTO t_name FROM pg_catalog.pg_attribute a
+      WHERE a.attrelid OPERATOR(pg_catalog.=) cfg.relid AND a.attnum OPERATOR(pg_catalog.=) t_att;
+    SELECT a.attname INTO e_name FROM pg_catalog.pg_attribute a
+      WHERE a.attrelid OPERATOR(pg_catalog.=) cfg.relid AND a.attnum OPERATOR(pg_catalog.=) e_att;
+    IF t_name IS NOT NULL AND e_name IS NOT NULL
+       AND (t_name OPERATOR(pg_catalog.<>) cfg.text_column OR e_name OPERATOR(pg_catalog.<>) cfg.embedding_column) THEN
+      UPDATE codevec.sync_config c SET text_column = t_name, embedding_column = e_name
+        WHERE c.relid OPERATOR(pg_catalog.=) cfg.relid;
+      -- recreates the triggers with the new names (idempotent otherwise)
+      PERFORM codevec.enable_sync(cfg.relid, t_name, e_name, cfg."precision", cfg.batch_size);
+    END IF;
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION codevec.sync_follow_renames() IS 'event trigger of codevec sync: follows ALTER TABLE ... RENAME COLUMN of a synced text or embedding column';
+CREATE EVENT TRIGGER codevec_sync_follow_renames ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION codevec.sync_follow_renames();
+COMMENT ON EVENT TRIGGER codevec_sync_follow_renames IS 'codevec sync: follows renames of synced columns';
+
 -- ---------------------------------------------------------------------------------------
 -- enable_sync / disable_sync
 
@@ -307,10 +363,9 @@ BEGIN
 
   FOR member IN SELECT m FROM codevec.sync_members(tbl) m LOOP
     -- the rows waiting, found by the digest of their text
-    idx := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) member), 48)
-           OPERATOR(pg_catalog.||) '_codevec_sync';
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
-                   WHERE i.indrelid OPERATOR(pg_catalog.=) member AND ic.relname OPERATOR(pg_catalog.=) idx) THEN
+    IF codevec.sync_index(member) IS NULL THEN
+      idx := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) member), 48)
+             OPERATOR(pg_catalog.||) '_codevec_sync';
       EXECUTE pg_catalog.format('CREATE INDEX %I ON %s (codevec.text_digest(%I)) WHERE %I IS NULL',
                                 idx, member, text_column, embedding_column);
     END IF;
@@ -345,7 +400,7 @@ COMMENT ON FUNCTION codevec.enable_sync(regclass, name, name, text, integer) IS
 
 CREATE FUNCTION codevec.disable_sync(tbl regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE cfg codevec.sync_config; member regclass; idx text;
+DECLARE cfg codevec.sync_config; member regclass;
 BEGIN
   IF tbl IS NULL THEN
     RAISE EXCEPTION 'codevec.disable_sync: table must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -360,14 +415,8 @@ BEGIN
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS codevec_sync_insert ON %s', member);
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS codevec_sync_update ON %s', member);
     EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS codevec_sync_truncate ON %s', member);
-    idx := pg_catalog.left((SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) member), 48)
-           OPERATOR(pg_catalog.||) '_codevec_sync';
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid
-               WHERE i.indrelid OPERATOR(pg_catalog.=) member AND ic.relname OPERATOR(pg_catalog.=) idx
-                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid OPERATOR(pg_catalog.=) i.indexrelid)) THEN
-      EXECUTE pg_catalog.format('DROP INDEX %s', pg_catalog.quote_ident(
-        (SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-         WHERE c.oid OPERATOR(pg_catalog.=) member)) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(idx));
+    IF codevec.sync_index(member) IS NOT NULL THEN
+      EXECUTE pg_catalog.format('DROP INDEX %s', codevec.sync_index(member));
     END IF;
   END LOOP;
   DELETE FROM codevec.sync_queue WHERE relid OPERATOR(pg_catalog.=) tbl::oid;

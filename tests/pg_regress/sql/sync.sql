@@ -53,6 +53,24 @@ INSERT INTO sy VALUES (8, 'queued then truncated', NULL, NULL);
 TRUNCATE sy;
 SELECT pending FROM codevec.sync_status;
 
+-- renames: of the table (the index is found by what it is) and of the synced columns
+-- (the configuration and the triggers follow); writes keep working and keep syncing
+ALTER TABLE sy RENAME TO sy_renamed;
+ALTER TABLE sy_renamed RENAME COLUMN code TO body;
+ALTER TABLE sy_renamed RENAME COLUMN emb TO vec;
+SELECT "table", text_column, embedding_column FROM codevec.sync_status WHERE "table" = 'sy_renamed'::regclass;
+INSERT INTO sy_renamed VALUES (10, 'after the renames', NULL, NULL), (11, 'to be changed', NULL, NULL);
+CALL codevec.sync('sy_renamed');
+UPDATE sy_renamed SET body = 'changed after the renames' WHERE id = 11;
+SELECT id, vec IS NULL AS waiting FROM sy_renamed ORDER BY id;
+CALL codevec.sync('sy_renamed');
+SELECT id, body, vec = codevec.embed(body) AS matches FROM sy_renamed ORDER BY id;
+ALTER TABLE sy_renamed RENAME COLUMN body TO code;
+ALTER TABLE sy_renamed RENAME COLUMN vec TO emb;
+ALTER TABLE sy_renamed RENAME TO sy;
+SELECT text_column, embedding_column, codevec.sync_index('sy') IS NOT NULL AS has_index
+FROM codevec.sync_config WHERE relid = 'sy'::regclass;
+
 -- no primary key, a varchar text column, halfembedding, int8
 CREATE TABLE nokey (code varchar(200), emb halfembedding(384));
 INSERT INTO nokey VALUES ('a b c'), ('a b c'), ('d e f');
