@@ -215,19 +215,28 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = as_pg(
+impl Cluster {
+    /// `pg_ctl stop -m <mode>` (smart, fast or immediate), waiting up to 60 s.
+    pub(crate) fn stop(&self, mode: &str) -> std::process::Output {
+        as_pg(
             "pg_ctl",
             &[
                 "-D",
                 self.dir.join("data").to_str().unwrap(),
                 "-m",
-                "immediate",
+                mode,
                 "-w",
+                "-t",
+                "60",
                 "stop",
             ],
-        );
+        )
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.stop("immediate");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::column;
-use crate::ivf_cluster::{as_pg, base_port, wait_for_replay, Cluster};
+use crate::ivf_cluster::{base_port, wait_for_replay, Cluster};
 use postgres::{Client, NoTls};
 
 fn connect(c: &Cluster, user: &str) -> Client {
@@ -264,19 +264,7 @@ fn sync_workers_embed_race_crash_and_replicate() {
 
     // a fast shutdown stops launcher and workers cleanly
     drop((alice, su, s));
-    let out = as_pg(
-        "pg_ctl",
-        &[
-            "-D",
-            primary.dir.join("data").to_str().unwrap(),
-            "-m",
-            "fast",
-            "-w",
-            "-t",
-            "60",
-            "stop",
-        ],
-    );
+    let out = primary.stop("fast");
     assert!(out.status.success(), "fast shutdown: {}", primary.log());
     let log = primary.log();
     let after_restart = &log[log.rfind("database system is ready").unwrap_or(0)..];

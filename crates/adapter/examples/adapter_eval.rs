@@ -10,183 +10,34 @@
 //!     [--data FILE] [--name NAME] [--threads 2] [--epochs N] [--batch B] [--lr X]
 //!     [--lambda X] [--tau X] [--fixed-tau] [--sweep] [--synthetic N]
 //!
-//! Embeddings come from `codevec-lexical`'s eval cache (`/root/.cache/codevec/eval/<name>.f32`,
+//! Embeddings come from `codevec-lexical`'s eval cache (`~/.cache/codevec/eval/<name>.f32` or `$CODEVEC_EVAL_CACHE`,
 //! queries then codes, f32, checked against the same checksum of the model and the texts);
 //! run that eval first when the cache is missing. `--sweep` prints the tuning grid: use it
 //! on python-dev only. `--synthetic N` times training on N synthetic 384-d pairs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use codevec_adapter::{evaluate, train, Adapter, Progress, TrainOptions, Trained, TrainingSet};
-use codevec_lexical::bm25::{top_k, Bm25Params, DocTerms, InvertedIndex};
+use codevec_lexical::bm25::{Bm25Params, DocTerms, InvertedIndex};
+use codevec_lexical::evalset::{
+    cache_file, default_model_dir, load_rows, rank_of, read_cache, vector_top, Metrics, Row, DIMS,
+};
 use codevec_lexical::fusion::{weighted_min_max, DEFAULT_VECTOR_WEIGHT};
 use codevec_lexical::priors::{apply_priors, Candidate, PriorWeights};
 use codevec_lexical::tokenize::{tokenize_code, tokenize_query, QueryOptions};
 
-const DIMS: usize = 384;
 /// Candidates each leg hands to fusion (as in the lexical eval).
 const TOP_N: usize = 100;
 
-struct Row {
-    query: String,
-    code: String,
-    path: Option<String>,
-    symbol: Option<String>,
-}
-
-/// `def name(` / `async def name(` of a Python function (as the lexical eval).
-fn python_symbol(code: &str) -> Option<String> {
-    code.lines().find_map(|l| {
-        let l = l.trim_start();
-        let rest = l
-            .strip_prefix("async def ")
-            .or_else(|| l.strip_prefix("def "))?;
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        (!name.is_empty()).then_some(name)
-    })
-}
-
-fn load_rows(path: &Path) -> Vec<Row> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("jsonl row");
-            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-            let code = s("code").expect("code");
-            let symbol = s("symbol").or_else(|| python_symbol(&code));
-            Row {
-                query: s("query").expect("query"),
-                path: s("path").or_else(|| s("source")),
-                symbol,
-                code,
-            }
-        })
-        .collect()
-}
-
-fn model_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("CODEVEC_MODEL_DIR") {
-        return d.into();
-    }
-    if let Ok(out) = std::process::Command::new("pg_config")
-        .arg("--sharedir")
-        .output()
-    {
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-            .join("extension/codevec/models/all-MiniLM-L6-v2");
-        if out.status.success() && p.is_dir() {
-            return p;
-        }
-    }
-    PathBuf::from("/usr/share/postgresql/15/extension/codevec/models/all-MiniLM-L6-v2")
-}
-
-/// The lexical eval's cache checksum: FNV-1a over the model's identity and every text.
-fn checksum(model: &Path, texts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    let size = std::fs::metadata(model.join("model.safetensors"))
-        .map(|m| m.len())
-        .unwrap_or(0);
-    feed(b"all-MiniLM-L6-v2 f32 v1");
-    feed(&size.to_le_bytes());
-    for t in texts {
-        feed(&(t.len() as u64).to_le_bytes());
-        feed(t.as_bytes());
-    }
-    h
-}
-
 /// The cached embeddings of `texts` (never recomputed here).
 fn cached_embeddings(name: &str, texts: &[&str]) -> Vec<f32> {
-    let file = PathBuf::from(format!("/root/.cache/codevec/eval/{name}.f32"));
-    let buf = std::fs::read(&file).unwrap_or_else(|e| {
+    read_cache(name, &default_model_dir(), texts).unwrap_or_else(|| {
         panic!(
-            "{}: {e}; run codevec-lexical's eval on this set first",
-            file.display()
+            "{}: missing or not for these texts and model; run codevec-lexical's eval on this set first",
+            cache_file(name).display()
         )
-    });
-    let sum = checksum(&model_dir(), texts);
-    let ok = buf.len() >= 16
-        && u64::from_le_bytes(buf[0..8].try_into().unwrap()) == sum
-        && u64::from_le_bytes(buf[8..16].try_into().unwrap()) as usize == texts.len()
-        && buf.len() == 16 + texts.len() * DIMS * 4;
-    assert!(
-        ok,
-        "{} does not match these texts and model; rerun codevec-lexical's eval",
-        file.display()
-    );
-    buf[16..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect()
-}
-
-#[derive(Default, Clone, Copy)]
-struct Metrics {
-    rr: f64,
-    r1: f64,
-    r10: f64,
-    n: usize,
-}
-
-impl Metrics {
-    fn add(&mut self, rank: Option<usize>) {
-        self.n += 1;
-        if let Some(r) = rank {
-            if r < 10 {
-                self.rr += 1.0 / (r as f64 + 1.0);
-                self.r10 += 1.0;
-            }
-            if r == 0 {
-                self.r1 += 1.0;
-            }
-        }
-    }
-    fn mrr(&self) -> f64 {
-        self.rr / self.n as f64
-    }
-    fn line(&self, label: &str) -> String {
-        let n = self.n as f64;
-        format!(
-            "| {label} | {:.4} | {:.4} | {:.4} |",
-            self.rr / n,
-            self.r1 / n,
-            self.r10 / n
-        )
-    }
-}
-
-fn rank_of(list: &[(u32, f64)], gold: u32) -> Option<usize> {
-    list.iter().position(|h| h.0 == gold)
-}
-
-/// Top-`n` documents by dot product for each (unit) query.
-fn vector_leg(queries: &[f32], docs: &[f32], n: usize) -> Vec<Vec<(u32, f64)>> {
-    queries
-        .chunks_exact(DIMS)
-        .map(|q| {
-            let hits: Vec<(u32, f64)> = docs
-                .chunks_exact(DIMS)
-                .enumerate()
-                .map(|(i, d)| {
-                    let dot: f32 = q.iter().zip(d).map(|(a, b)| a * b).sum();
-                    (i as u32, dot as f64)
-                })
-                .collect();
-            top_k(hits, n)
-        })
-        .collect()
+    })
 }
 
 /// The lexical crate's best hybrid: weighted min-max fusion (vector weight 0.65) + priors.
@@ -423,7 +274,7 @@ fn main() {
         m
     };
     let plain_q: Vec<f32> = adapt_all(&Adapter::identity(DIMS).unwrap(), &s.test_q);
-    let vec_plain = vector_leg(&plain_q, docs, TOP_N);
+    let vec_plain = vector_top(&plain_q, docs, TOP_N);
 
     if sweep {
         println!("\n## {name}: sweep (MRR@10; gate = held-out 20 % of the even pairs, test = odd queries vs all {n} documents)\n");
@@ -466,7 +317,7 @@ fn main() {
             };
             let (t, secs) = fit(docs, &s, &o, false);
             let adapted_q = adapt_all(&t.adapter, &s.test_q);
-            let vec_adapted = vector_leg(&adapted_q, docs, TOP_N);
+            let vec_adapted = vector_top(&adapted_q, docs, TOP_N);
             let mut vm = Metrics::default();
             for (k, &gold) in s.test_ids.iter().enumerate() {
                 vm.add(rank_of(&vec_adapted[k], gold));
@@ -493,7 +344,7 @@ fn main() {
     let g = &t.gate;
 
     let adapted_q = adapt_all(&t.adapter, &s.test_q);
-    let vec_adapted = vector_leg(&adapted_q, docs, TOP_N);
+    let vec_adapted = vector_top(&adapted_q, docs, TOP_N);
     let mut m = [Metrics::default(); 3];
     for (k, &gold) in s.test_ids.iter().enumerate() {
         m[0].add(rank_of(&vec_plain[k], gold));

@@ -9,17 +9,20 @@
 //!
 //! `--sweep` prints the tuning sweeps (fusion weight, k1/b, stop words, each prior); use it
 //! on python-dev only, never on a held-back set. Embeddings (f32, the reference precision)
-//! are cached in `/root/.cache/codevec/eval/<name>.f32` with a checksum of the model and the
+//! are cached in `~/.cache/codevec/eval/<name>.f32` (or `$CODEVEC_EVAL_CACHE`) with a checksum of the model and the
 //! texts, and recomputed when either changes.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use codevec_encoder::{Encoder, EncoderOptions, Precision};
 use codevec_lexical::bm25::{top_k, Bm25Params, DocTerms, InvertedIndex};
+use codevec_lexical::evalset::{
+    cache_file, default_model_dir, load_rows, rank_of, read_cache, vector_top, write_cache,
+    Metrics, Row, DIMS,
+};
 use codevec_lexical::fusion::{rrf, weighted_min_max, DEFAULT_VECTOR_WEIGHT};
 use codevec_lexical::priors::{apply_priors, Candidate, PriorWeights};
 use codevec_lexical::tokenize::{tokenize_code, tokenize_query, QueryOptions};
@@ -32,108 +35,18 @@ const TOP_N: usize = 100;
 /// Reciprocal-rank fusion constant (not tuned: the usual 60).
 const RRF_K: f64 = 60.0;
 
-struct Row {
-    query: String,
-    code: String,
-    path: Option<String>,
-    symbol: Option<String>,
-}
-
-/// `def name(` / `async def name(` of a Python function (after its decorators).
-fn python_symbol(code: &str) -> Option<String> {
-    code.lines().find_map(|l| {
-        let l = l.trim_start();
-        let rest = l
-            .strip_prefix("async def ")
-            .or_else(|| l.strip_prefix("def "))?;
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        (!name.is_empty()).then_some(name)
-    })
-}
-
-fn load_rows(path: &Path) -> Vec<Row> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("jsonl row");
-            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-            let code = s("code").expect("code");
-            let symbol = s("symbol").or_else(|| python_symbol(&code));
-            Row {
-                query: s("query").expect("query"),
-                path: s("path").or_else(|| s("source")),
-                symbol,
-                code,
-            }
-        })
-        .collect()
-}
-
-fn default_model_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("CODEVEC_MODEL_DIR") {
-        return d.into();
-    }
-    if let Ok(out) = std::process::Command::new("pg_config")
-        .arg("--sharedir")
-        .output()
-    {
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-            .join("extension/codevec/models/all-MiniLM-L6-v2");
-        if out.status.success() && p.is_dir() {
-            return p;
-        }
-    }
-    PathBuf::from("/usr/share/postgresql/15/extension/codevec/models/all-MiniLM-L6-v2")
-}
-
-/// FNV-1a over the model's identity and every text (length-prefixed).
-fn checksum(model: &Path, texts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    let weights = model.join("model.safetensors");
-    let size = std::fs::metadata(&weights).map(|m| m.len()).unwrap_or(0);
-    feed(b"all-MiniLM-L6-v2 f32 v1");
-    feed(&size.to_le_bytes());
-    for t in texts {
-        feed(&(t.len() as u64).to_le_bytes());
-        feed(t.as_bytes());
-    }
-    h
-}
-
-const DIMS: usize = 384;
-
 /// Embeddings of `texts` (row-major, 384 per text), from the cache when its checksum
 /// matches, else computed and cached.
 fn embeddings(name: &str, model: &Path, threads: usize, texts: &[&str]) -> Vec<f32> {
-    let dir = PathBuf::from("/root/.cache/codevec/eval");
-    std::fs::create_dir_all(&dir).expect("cache dir");
-    let file = dir.join(format!("{name}.f32"));
-    let sum = checksum(model, texts);
-    if let Ok(mut f) = std::fs::File::open(&file) {
-        let mut buf = Vec::new();
-        if f.read_to_end(&mut buf).is_ok() && buf.len() >= 16 {
-            let got_sum = u64::from_le_bytes(buf[0..8].try_into().unwrap());
-            let n = u64::from_le_bytes(buf[8..16].try_into().unwrap()) as usize;
-            if got_sum == sum && n == texts.len() && buf.len() == 16 + n * DIMS * 4 {
-                eprintln!("{name}: embeddings from {}", file.display());
-                return buf[16..]
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect();
-            }
-        }
-        eprintln!("{name}: cache {} is stale, recomputing", file.display());
+    let file = cache_file(name);
+    if let Some(cached) = read_cache(name, model, texts) {
+        eprintln!("{name}: embeddings from {}", file.display());
+        return cached;
     }
+    eprintln!(
+        "{name}: no up-to-date cache in {}, computing",
+        file.display()
+    );
     let enc = Encoder::load(
         model,
         EncoderOptions {
@@ -158,62 +71,13 @@ fn embeddings(name: &str, model: &Path, threads: usize, texts: &[&str]) -> Vec<f
             t0.elapsed().as_secs_f64()
         );
     }
-    let mut bytes = Vec::with_capacity(16 + out.len() * 4);
-    bytes.extend_from_slice(&sum.to_le_bytes());
-    bytes.extend_from_slice(&(texts.len() as u64).to_le_bytes());
-    for x in &out {
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
-    let tmp = file.with_extension("f32.tmp");
-    std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(&bytes))
-        .and_then(|_| std::fs::rename(&tmp, &file))
-        .expect("writing the embedding cache");
+    write_cache(name, model, texts, &out);
     out
 }
 
 /// MRR@10, R@1, R@10 accumulated over queries.
-#[derive(Default, Clone, Copy)]
-struct Metrics {
-    rr: f64,
-    r1: f64,
-    r10: f64,
-    n: usize,
-}
-
-impl Metrics {
-    fn add(&mut self, rank: Option<usize>) {
-        self.n += 1;
-        if let Some(r) = rank {
-            if r < 10 {
-                self.rr += 1.0 / (r as f64 + 1.0);
-                self.r10 += 1.0;
-            }
-            if r == 0 {
-                self.r1 += 1.0;
-            }
-        }
-    }
-    fn mrr(&self) -> f64 {
-        self.rr / self.n as f64
-    }
-    fn line(&self, label: &str) -> String {
-        let n = self.n as f64;
-        format!(
-            "| {label} | {:.4} | {:.4} | {:.4} |",
-            self.rr / n,
-            self.r1 / n,
-            self.r10 / n
-        )
-    }
-}
-
 /// One leg's ranked list for one query: (document number, score), best first.
 type Hits = Vec<(u32, f64)>;
-
-fn rank_of(list: &[(u32, f64)], gold: u32) -> Option<usize> {
-    list.iter().position(|h| h.0 == gold)
-}
 
 /// Everything per query that the fusion variants need.
 struct Legs {
@@ -240,23 +104,6 @@ fn bm25_legs(
         toks.push(q);
     }
     (legs, toks)
-}
-
-fn vector_legs(q: &[f32], d: &[f32], n_docs: usize, n: usize) -> Vec<Vec<(u32, f64)>> {
-    q.chunks_exact(DIMS)
-        .map(|qv| {
-            let hits: Vec<(u32, f64)> = d
-                .chunks_exact(DIMS)
-                .take(n_docs)
-                .enumerate()
-                .map(|(i, dv)| {
-                    let dot: f32 = qv.iter().zip(dv).map(|(a, b)| a * b).sum();
-                    (i as u32, dot as f64)
-                })
-                .collect();
-            top_k(hits, n)
-        })
-        .collect()
 }
 
 fn eval_single(legs: &[Vec<(u32, f64)>]) -> Metrics {
@@ -409,7 +256,7 @@ fn main() {
     let emb = embeddings(&name, &model, threads, &texts);
     let (qe, de) = emb.split_at(n * DIMS);
     let t0 = Instant::now();
-    let vector = vector_legs(qe, de, n, top_n);
+    let vector = vector_top(qe, &de[..n * DIMS], top_n);
     let opts = QueryOptions::default();
     let (bm25, query_tokens) = bm25_legs(&rows, params, opts, top_n);
     let legs = Legs {

@@ -9,8 +9,11 @@
 //! | [`bm25`] | idf, per-document scoring from stored numbers, [`bm25::CorpusStats`], an in-memory inverted index |
 //! | [`fusion`] | reciprocal-rank fusion and weighted min-max fusion |
 //! | [`priors`] | symbol, path, test-path and same-file re-ranking signals |
+//! | `evalset` | (feature `evalset`) the offline evaluations' sets, embedding cache and metrics |
 
 pub mod bm25;
+#[cfg(feature = "evalset")]
+pub mod evalset;
 pub mod fusion;
 pub mod priors;
 pub mod tokenize;
