@@ -209,6 +209,9 @@ BEGIN
     'AND NOT EXISTS (SELECT 1 FROM codevec.sync_failed f WHERE f.relid OPERATOR(pg_catalog.=) $1 AND f.digest OPERATOR(pg_catalog.=) w.d)',
     tbl, cfg.text_column, cfg.embedding_column) USING tbl::pg_catalog.oid;
   GET DIAGNOSTICS queued = ROW_COUNT;
+  IF queued OPERATOR(pg_catalog.>) 0 THEN
+    PERFORM codevec.sync_wake();
+  END IF;
   RETURN queued;
 END
 $fn$;

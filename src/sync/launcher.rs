@@ -18,6 +18,10 @@ use crate::gucs;
 
 /// At most this many workers look at unknown databases at once.
 const MAX_SCOUTS: usize = 2;
+/// Every this many naps, databases without workers are looked at again (a scout starts,
+/// and leaves at once if nothing is queued): the safety net for a wake that never came,
+/// e.g. rows queued by a prepared transaction, whose COMMIT PREPARED runs no callback of ours.
+const SWEEP_NAPS: u32 = 300;
 
 pub fn register() {
     BackgroundWorkerBuilder::new("codevec sync launcher")
@@ -98,6 +102,7 @@ pub extern "C-unwind" fn codevec_sync_launcher(_arg: pg_sys::Datum) {
 
     let mut running: HashMap<(u32, usize), DynamicBackgroundWorker> = HashMap::new();
     let mut last_start: HashMap<(u32, usize), Instant> = HashMap::new();
+    let mut last_sweep = Instant::now();
     loop {
         if BackgroundWorker::sighup_received() {
             // SAFETY: the documented way for a background worker to reload its configuration.
@@ -116,6 +121,14 @@ pub extern "C-unwind" fn codevec_sync_launcher(_arg: pg_sys::Datum) {
             for &db in &dbs {
                 if s.db(db).is_none() {
                     s.set_db(db, DbState::Unknown);
+                }
+            }
+            if last_sweep.elapsed() >= naptime() * SWEEP_NAPS {
+                last_sweep = Instant::now();
+                for d in s.dbs.iter_mut() {
+                    if d.state == DbState::Inactive {
+                        d.state = DbState::Unknown;
+                    }
                 }
             }
             s.dbs

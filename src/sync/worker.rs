@@ -204,32 +204,35 @@ pub extern "C-unwind" fn codevec_sync_worker(arg: pg_sys::Datum) {
                 return;
             }
         };
-        {
-            // a scout that found synced tables: the launcher starts the others now (only
-            // from Unknown: resetting Active every round would undo a partner's idle exit)
+        let mut requeued = 0;
+        if first_round && index == 0 {
+            for &(relid, owner) in &list {
+                requeued += BackgroundWorker::transaction(move || requeue(relid, owner));
+            }
+        }
+        let mut settled = 0;
+        for (relid, owner) in list {
+            settled += BackgroundWorker::transaction(move || batch(relid, owner));
+            report_claim(0, 0);
+        }
+        if settled > 0 || !queue_empty || requeued > 0 {
+            idle_naps = 0;
+            // a scout that found work: the launcher starts the other workers now (only from
+            // Unknown: setting Active every round would undo a partner's idle exit)
             let mut s = SHARED.exclusive();
             if s.db(db.to_u32())
                 .is_none_or(|d| d.state == DbState::Unknown)
             {
                 s.set_db(db.to_u32(), DbState::Active);
             }
-        }
-        if first_round && index == 0 {
-            for &(relid, owner) in &list {
-                BackgroundWorker::transaction(move || requeue(relid, owner));
-            }
-        }
-        first_round = false;
-        let mut settled = 0;
-        for (relid, owner) in list {
-            settled += BackgroundWorker::transaction(move || batch(relid, owner));
-            report_claim(0, 0);
-        }
-        if settled > 0 || !queue_empty {
-            idle_naps = 0;
+        } else if first_round {
+            // a scout (or a worker whose rows another one took) with nothing to do leaves
+            // at once instead of after IDLE_NAPS
+            idle_naps = IDLE_NAPS;
         } else {
             idle_naps += 1;
         }
+        first_round = false;
         if idle_naps >= IDLE_NAPS {
             let mut s = SHARED.exclusive();
             // leave only if nobody queued anything since we looked (else: look again)

@@ -100,6 +100,7 @@ fn sync_workers_embed_race_crash_and_replicate() {
             "shared_preload_libraries=codevec",
             "codevec.sync_workers=2",
             "codevec.sync_naptime=100ms",
+            "max_prepared_transactions=2",
         ],
     );
     let mut su = primary.client();
@@ -209,6 +210,19 @@ fn sync_workers_embed_race_crash_and_replicate() {
     wait_no_workers(&mut su, &primary);
     su.batch_execute("DROP DATABASE other").unwrap();
 
+    // rows queued by a prepared transaction: COMMIT PREPARED (another session) runs no
+    // callback of ours, so nothing wakes the idle workers; the launcher's sweep (every 300
+    // naps: 30 s here) finds them
+    wait_no_workers(&mut su, &primary);
+    alice
+        .batch_execute(
+            "BEGIN; INSERT INTO snip (id, code) VALUES (601, 'def prepared(): return 2'); PREPARE TRANSACTION 'p1';",
+        )
+        .unwrap();
+    su.batch_execute("COMMIT PREPARED 'p1'").unwrap();
+    wait_drained(&mut su, &primary, "after COMMIT PREPARED");
+    assert_eq!(stale(&mut su), 0, "after COMMIT PREPARED");
+
     // kill -9 of the postmaster while the workers are busy: after the restart everything is
     // embedded, nothing stale
     insert(&mut alice, 1001, 1300);
@@ -236,7 +250,7 @@ fn sync_workers_embed_race_crash_and_replicate() {
         .query_one("SELECT count(*) FROM snip", &[])
         .unwrap()
         .get(0);
-    assert_eq!(rows, 400 - 30 + 20 + 300);
+    assert_eq!(rows, 400 - 30 + 20 + 1 + 300);
 
     // a standby replays embeddings and queue; the workers do not run there
     let standby = Cluster::standby_of(&primary, "sync-standby", port + 1);
@@ -258,7 +272,7 @@ fn sync_workers_embed_race_crash_and_replicate() {
     };
     assert_eq!(
         on_standby,
-        (730, 0, 0),
+        (731, 0, 0),
         "standby: embedded rows, queue, sync processes"
     );
 
