@@ -159,6 +159,22 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 $fn$;
 COMMENT ON FUNCTION codevec.sync_members(regclass) IS 'a synced table and its inheritance children (which carry their own copies of the sync triggers and index)';
 
+-- Everything sync knows of some tables: configuration, queue, failures, statistics. Used
+-- by disable_sync, by the event trigger below and by the workers (for tables dropped while
+-- event triggers did not fire). Runs as the caller, so row-level security limits it to
+-- tables the caller may write.
+CREATE FUNCTION codevec.sync_forget(relids oid[]) RETURNS void
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  DELETE FROM codevec.sync_queue x WHERE x.relid OPERATOR(pg_catalog.=) ANY (relids);
+  DELETE FROM codevec.sync_failed x WHERE x.relid OPERATOR(pg_catalog.=) ANY (relids);
+  DELETE FROM codevec.sync_stats x WHERE x.relid OPERATOR(pg_catalog.=) ANY (relids);
+  DELETE FROM codevec.sync_rate x WHERE x.relid OPERATOR(pg_catalog.=) ANY (relids);
+  DELETE FROM codevec.sync_config x WHERE x.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY (relids);
+END
+$fn$;
+COMMENT ON FUNCTION codevec.sync_forget(oid[]) IS 'codevec sync: deletes the configuration, queue, failures and statistics of tables (by oid); what disable_sync and dropping a table do';
+
 -- A dropped table takes its configuration, queue, failures and statistics with it.
 -- SECURITY DEFINER: after the DROP the table is gone, so row-level security (which asks
 -- about the table) no longer lets its owner see these rows; only rows of the objects this
@@ -169,14 +185,7 @@ DECLARE gone oid[];
 BEGIN
   SELECT pg_catalog.array_agg(d.objid) INTO gone FROM pg_catalog.pg_event_trigger_dropped_objects() d
     WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid OPERATOR(pg_catalog.=) 0;
-  IF gone IS NULL THEN
-    RETURN;
-  END IF;
-  DELETE FROM codevec.sync_queue x WHERE x.relid OPERATOR(pg_catalog.=) ANY (gone);
-  DELETE FROM codevec.sync_failed x WHERE x.relid OPERATOR(pg_catalog.=) ANY (gone);
-  DELETE FROM codevec.sync_stats x WHERE x.relid OPERATOR(pg_catalog.=) ANY (gone);
-  DELETE FROM codevec.sync_rate x WHERE x.relid OPERATOR(pg_catalog.=) ANY (gone);
-  DELETE FROM codevec.sync_config x WHERE x.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY (gone);
+  PERFORM codevec.sync_forget(gone);
 END
 $fn$;
 COMMENT ON FUNCTION codevec.sync_forget_dropped() IS 'event trigger of codevec sync: forgets the sync state of dropped tables';
@@ -422,11 +431,7 @@ BEGIN
       EXECUTE pg_catalog.format('DROP INDEX %s', codevec.sync_index(member));
     END IF;
   END LOOP;
-  DELETE FROM codevec.sync_queue WHERE relid OPERATOR(pg_catalog.=) tbl::oid;
-  DELETE FROM codevec.sync_failed WHERE relid OPERATOR(pg_catalog.=) tbl::oid;
-  DELETE FROM codevec.sync_stats WHERE relid OPERATOR(pg_catalog.=) tbl::oid;
-  DELETE FROM codevec.sync_rate WHERE relid OPERATOR(pg_catalog.=) tbl::oid;
-  DELETE FROM codevec.sync_config WHERE relid OPERATOR(pg_catalog.=) tbl;
+  PERFORM codevec.sync_forget(ARRAY[tbl::oid]);
 END
 $fn$;
 COMMENT ON FUNCTION codevec.disable_sync(regclass) IS

@@ -64,12 +64,9 @@ fn tables() -> Option<Tables> {
     }
     Spi::connect_mut(|c| {
         c.update(
-            "WITH gone AS (DELETE FROM codevec.sync_config s WHERE NOT EXISTS (
-                 SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid) RETURNING s.relid::pg_catalog.oid AS relid),
-             q AS (DELETE FROM codevec.sync_queue x USING gone WHERE x.relid = gone.relid),
-             f AS (DELETE FROM codevec.sync_failed x USING gone WHERE x.relid = gone.relid),
-             r AS (DELETE FROM codevec.sync_rate x USING gone WHERE x.relid = gone.relid)
-             DELETE FROM codevec.sync_stats x USING gone WHERE x.relid = gone.relid",
+            "SELECT codevec.sync_forget(pg_catalog.array_agg(s.relid::pg_catalog.oid))
+             FROM codevec.sync_config s WHERE NOT EXISTS (
+                 SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid)",
             None,
             &[],
         )?;
