@@ -22,28 +22,39 @@ enum Mode {
     Hidden,
 }
 
-impl Progress {
-    /// A reporter for `total` files: a bar if stderr is a terminal, plain
-    /// lines if not, silence if `quiet`.
-    pub fn new(total: u64, quiet: bool) -> Progress {
-        let mode = if quiet {
+impl Mode {
+    /// A bar with `template` if stderr is a terminal, plain lines if not, silence if `quiet`.
+    fn new(total: u64, quiet: bool, template: &str) -> Mode {
+        if quiet {
             Mode::Hidden
         } else if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} files, {msg} ({eta} left)",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
             bar.set_style(style);
-            bar.set_message("0 rows");
             bar.enable_steady_tick(Duration::from_millis(200));
             Mode::Bar(bar)
         } else {
             Mode::Plain {
                 last: Instant::now(),
             }
-        };
+        }
+    }
+}
+
+impl Progress {
+    /// A reporter for `total` files: a bar if stderr is a terminal, plain
+    /// lines if not, silence if `quiet`.
+    pub fn new(total: u64, quiet: bool) -> Progress {
+        let mode = Mode::new(
+            total,
+            quiet,
+            "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} files, {msg} ({eta} left)",
+        );
+        if let Mode::Bar(bar) = &mode {
+            bar.set_message("0 rows");
+        }
         Progress {
             mode,
             total,
@@ -94,6 +105,58 @@ impl Progress {
                 )
             }
             Mode::Hidden => {}
+        }
+    }
+}
+
+/// Reports how many of `total` items are done (`codevec load --wait`: rows embedded), in
+/// the same three modes as [`Progress`].
+pub struct Counter {
+    mode: Mode,
+    total: u64,
+    what: &'static str,
+}
+
+impl Counter {
+    /// `what` names the items in plain lines ("rows embedded").
+    pub fn new(total: u64, quiet: bool, what: &'static str) -> Counter {
+        let template = format!(
+            "{{spinner}} [{{elapsed_precise}}] {{bar:30.cyan/blue}} {{pos}}/{{len}} {what} ({{per_sec}}, {{eta}} left)"
+        );
+        Counter {
+            mode: Mode::new(total, quiet, &template),
+            total,
+            what,
+        }
+    }
+
+    /// `done` items so far.
+    pub fn set(&mut self, done: u64) {
+        match &mut self.mode {
+            Mode::Bar(bar) => bar.set_position(done),
+            Mode::Plain { last } => {
+                if last.elapsed() >= PLAIN_INTERVAL {
+                    *last = Instant::now();
+                    eprintln!("{done} of {} {}", self.total, self.what);
+                }
+            }
+            Mode::Hidden => {}
+        }
+    }
+
+    /// Prints a message on stderr without garbling the bar (not when quiet).
+    pub fn println(&self, msg: &str) {
+        match &self.mode {
+            Mode::Bar(bar) => bar.println(msg),
+            Mode::Plain { .. } => eprintln!("{msg}"),
+            Mode::Hidden => {}
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        if let Mode::Bar(bar) = &self.mode {
+            bar.finish_and_clear();
         }
     }
 }

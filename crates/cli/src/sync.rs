@@ -2,10 +2,9 @@
 //! (triggers, a queue and background workers in the server) instead of a generated column,
 //! so the COPY carries text only and the loader does not wait for the encoder.
 
+use crate::progress::Counter;
 use crate::schema::{Precision, TableName};
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 /// `codevec.enable_sync(table, 'code', 'emb', precision)`; returns the rows it queued.
@@ -54,48 +53,22 @@ fn workers_running(client: &mut postgres::Client) -> Result<bool> {
 /// not preload codevec), drains the queue in this connection with `CALL codevec.sync()`.
 pub fn wait(client: &mut postgres::Client, table: &TableName, quiet: bool) -> Result<()> {
     let (left, total) = counts(client, table)?;
-    let total_u = u64::try_from(total).unwrap_or(0);
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else if std::io::stderr().is_terminal() {
-        let b = ProgressBar::with_draw_target(Some(total_u), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} rows embedded ({per_sec}, {eta} left)",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.enable_steady_tick(Duration::from_millis(200));
-        b
-    } else {
-        ProgressBar::hidden()
-    };
-    let plain = !quiet && !std::io::stderr().is_terminal();
+    let mut progress = Counter::new(u64::try_from(total).unwrap_or(0), quiet, "rows embedded");
     let start = Instant::now();
-    let mut last_line = Instant::now();
     let mut left = left;
     let mut idle_since = Instant::now();
     let mut last_left = left;
     while left > 0 {
-        bar.set_position(u64::try_from(total - left).unwrap_or(0));
-        if plain && last_line.elapsed() >= Duration::from_secs(2) {
-            eprintln!("{} of {total} rows embedded", total - left);
-            last_line = Instant::now();
-        }
+        progress.set(u64::try_from(total - left).unwrap_or(0));
         if left < last_left {
             idle_since = Instant::now();
             last_left = left;
         }
         if idle_since.elapsed() > Duration::from_secs(3) && !workers_running(client)? {
-            if !quiet {
-                bar.suspend(|| {
-                    eprintln!(
-                        "no codevec sync worker serves this database (shared_preload_libraries = 'codevec'); \
-                         embedding here with CALL codevec.sync()"
-                    )
-                });
-            }
+            progress.println(
+                "no codevec sync worker serves this database (shared_preload_libraries = 'codevec'); \
+                 embedding here with CALL codevec.sync()",
+            );
             // one statement per call: a multi-statement string runs as one transaction block,
             // and the procedure commits after every batch
             client.batch_execute("SET client_min_messages = warning")?;
@@ -112,7 +85,7 @@ pub fn wait(client: &mut postgres::Client, table: &TableName, quiet: bool) -> Re
         }
         left = counts(client, table)?.0;
     }
-    bar.finish_and_clear();
+    progress.finish();
     if !quiet {
         eprintln!(
             "all {total} rows of {table} embedded ({:.1} s)",
