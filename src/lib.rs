@@ -14,6 +14,7 @@ mod gucs;
 mod index;
 mod info;
 mod interrupts;
+mod search;
 mod sync;
 mod types;
 

@@ -4,36 +4,12 @@ use pgrx::prelude::*;
 
 #[pg_schema]
 mod codevec {
-    use codevec_encoder::{Encoder, EncoderError};
+    use codevec_encoder::Encoder;
     use pgrx::prelude::*;
 
-    use crate::encoder::model;
     use crate::encoder::text::{model_text, TextArg};
-    use crate::error::raise;
+    use crate::encoder::{encode, model};
     use crate::types::{VectorArray, VectorOut};
-
-    /// Encode texts, honouring statement_timeout and cancel requests.
-    pub(crate) fn encode(enc: &Encoder, texts: &[&str]) -> Vec<Vec<f32>> {
-        match enc.embed_batch_interruptible(texts, &mut crate::interrupts::cancel_pending) {
-            Ok(v) => v,
-            Err(EncoderError::Cancelled) => {
-                // SAFETY: called on the backend thread; raises the pending cancel/terminate.
-                unsafe { pg_sys::ProcessInterrupts() };
-                raise(
-                    PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
-                    "canceling statement due to user request",
-                    None,
-                    None,
-                )
-            }
-            Err(e) => raise(
-                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-                format!("codevec encoder: {e}"),
-                None,
-                None,
-            ),
-        }
-    }
 
     // COST: one text takes about 1-5 ms, several thousand times a built-in operator
     // (cpu_operator_cost units), so the planner evaluates `embed($1)` of a generic plan once

@@ -193,6 +193,16 @@ pub fn is_test_like(path: Option<&str>, symbol: Option<&str>) -> bool {
     false
 }
 
+/// The question tokens the priors compare with: without whole `snake_case` words (their
+/// parts are there) and stop words.
+pub fn prior_tokens(query: &[String]) -> Vec<String> {
+    query
+        .iter()
+        .filter(|t| !t.contains('_') && !is_stop_word(t))
+        .cloned()
+        .collect()
+}
+
 /// Re-ranks fused candidates: `score + symbol·symbol_match + path·path_match −
 /// test_demotion·[test-like]`, then, walking best first, multiplies the n-th chunk of a
 /// file already seen (0-based) by `same_file_decay^n`. Returns `(id, score)` best first,
@@ -202,11 +212,7 @@ pub fn apply_priors<I: Ord + Copy>(
     query: &[String],
     w: &PriorWeights,
 ) -> Vec<(I, f64)> {
-    let query: Vec<String> = query
-        .iter()
-        .filter(|t| !t.contains('_') && !is_stop_word(t))
-        .cloned()
-        .collect();
+    let query = prior_tokens(query);
     let mut scored: Vec<(I, f64, Option<&str>)> = candidates
         .iter()
         .map(|c| {
