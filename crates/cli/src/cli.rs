@@ -216,6 +216,12 @@ fn run_load(args: LoadArgs) -> Result<()> {
         }
     }
     let mut sink = PgSink::new(&mut client, table.clone(), args.replace);
+    if !sink.loads_doc()? {
+        eprintln!(
+            "note: {table} has no doc column; loading without docstrings \
+             (ALTER TABLE {table} ADD COLUMN doc text to keep them)"
+        );
+    }
     let summary = load::run(&opts, &mut sink)?;
     print!("{}", summary.render("loaded"));
     if args.wait {
@@ -233,6 +239,7 @@ struct SplitLine<'a> {
     start_line: usize,
     end_line: usize,
     code: &'a str,
+    doc: Option<&'a str>,
 }
 
 fn run_split(args: SplitArgs) -> Result<()> {
@@ -263,6 +270,7 @@ fn run_split(args: SplitArgs) -> Result<()> {
             start_line: s.start_line,
             end_line: s.end_line,
             code: &s.code,
+            doc: s.doc.as_deref(),
         };
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;

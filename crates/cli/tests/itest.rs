@@ -100,8 +100,11 @@ fn opts(batch: usize, replace: bool) -> LoadOptions {
     }
 }
 
-/// What splitting the fixtures gives: (path, language, symbol, start, end, code).
-fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
+/// One row: (path, language, symbol, start, end, code, doc).
+type ExpectedRow = (String, String, String, i32, i32, String, Option<String>);
+
+/// What splitting the fixtures gives.
+fn expected_rows() -> Vec<ExpectedRow> {
     let mut rows = Vec::new();
     for entry in std::fs::read_dir(fixtures()).unwrap() {
         let path = entry.unwrap().path();
@@ -115,6 +118,7 @@ fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
                 s.start_line as i32,
                 s.end_line as i32,
                 s.code,
+                s.doc,
             ));
         }
     }
@@ -146,15 +150,25 @@ fn loads_fixtures_with_all_columns() {
     assert_eq!(summary.files_loaded, 6);
 
     let sql = format!(
-        "SELECT path, language, symbol, start_line, end_line, code FROM {} ORDER BY 1, 2, 3, 4, 5, 6",
+        "SELECT path, language, symbol, start_line, end_line, code, doc FROM {} ORDER BY 1, 2, 3, 4, 5, 6",
         table.quoted()
     );
-    let mut got: Vec<(String, String, String, i32, i32, String)> = db
+    let mut got: Vec<ExpectedRow> = db
         .client
         .query(sql.as_str(), &[])
         .unwrap()
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(
@@ -183,8 +197,101 @@ fn loads_fixtures_with_all_columns() {
     };
     assert_eq!((handle.0, handle.1), (12, 18));
     assert!(handle.2.starts_with("// Handle handles a request.\n"));
+    assert_eq!(db.count(&table, "WHERE doc IS NOT NULL"), 5);
+    let doc: Option<String> = db
+        .client
+        .query_one(
+            format!(
+                "SELECT doc FROM {} WHERE symbol = 'Server.Handle'",
+                table.quoted()
+            )
+            .as_str(),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        doc.as_deref(),
+        Some("Handle handles a request.\nSecond line of the doc.")
+    );
     // The id column was filled by the server.
     assert_eq!(db.count(&table, "WHERE id IS NULL"), 0);
+}
+
+/// A table made by an older loader (no `doc` column) still loads, without docs; once the
+/// column is added, the next load fills it.
+#[test]
+fn loads_into_a_table_without_a_doc_column() {
+    let mut db = Scratch::new();
+    let table = db.table("old_snippets");
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE {} (id bigserial PRIMARY KEY, path text NOT NULL, language text NOT NULL,
+                symbol text NOT NULL, start_line int NOT NULL, end_line int NOT NULL,
+                code text NOT NULL, dropped int);
+             ALTER TABLE {0} DROP COLUMN dropped",
+            table.quoted()
+        ))
+        .unwrap();
+    let n = expected_rows().len() as i64;
+    let mut sink = PgSink::new(&mut db.client, table.clone(), false);
+    assert!(!sink.loads_doc().unwrap());
+    load::run(&opts(2, false), &mut sink).unwrap();
+    assert_eq!(db.count(&table, ""), n);
+
+    // A dropped column named doc does not count either.
+    db.client
+        .batch_execute(&format!(
+            "ALTER TABLE {0} ADD COLUMN doc int; ALTER TABLE {0} DROP COLUMN doc",
+            table.quoted()
+        ))
+        .unwrap();
+    let mut sink = PgSink::new(&mut db.client, table.clone(), true);
+    assert!(!sink.loads_doc().unwrap());
+    load::run(&opts(100, true), &mut sink).unwrap();
+    assert_eq!(db.count(&table, ""), n);
+
+    db.client
+        .batch_execute(&format!(
+            "ALTER TABLE {} ADD COLUMN doc text",
+            table.quoted()
+        ))
+        .unwrap();
+    let mut sink = PgSink::new(&mut db.client, table.clone(), true);
+    assert!(sink.loads_doc().unwrap());
+    load::run(&opts(100, true), &mut sink).unwrap();
+    assert_eq!(db.count(&table, ""), n);
+    assert_eq!(db.count(&table, "WHERE doc IS NOT NULL"), 5);
+
+    // The binary says what it does with an old table.
+    let old = db.table("older");
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE {} (path text, language text, symbol text, start_line int,
+                end_line int, code text)",
+            old.quoted()
+        ))
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--table", &format!("{}.older", db.schema)])
+        .arg(fixtures())
+        .env("DATABASE_URL", test_dsn())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("has no doc column"), "{stderr}");
+    assert_eq!(db.count(&old, ""), n);
+    // A table that does not exist is an error naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--table", &format!("{}.missing", db.schema)])
+        .arg(fixtures())
+        .env("DATABASE_URL", test_dsn())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("missing"), "{stderr}");
 }
 
 #[test]
