@@ -2,6 +2,8 @@
 #
 #   make install   system packages, pinned cargo-pgrx, the model, release build, install
 #   make test      every suite against its own throwaway cluster
+#   make demo      load this repository's sources into a table and ask `codevec search` about it
+#                  (after make install; a throwaway cluster unless PGHOST is set)
 #   make bench     criterion kernel benchmarks + SQL benchmarks
 #   make eval      code-search quality on shared/data (MRR@10, R@1, R@10)
 #   make bench-encoder  encoder docs/s vs sentence-transformers on PyTorch, side by side
@@ -13,7 +15,7 @@ PG_CONFIG ?= /usr/bin/pg_config
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/codevec/target
 export PG_CONFIG
 
-.PHONY: install deps model build test bench bench-encoder eval clean
+.PHONY: install deps model build test demo bench bench-encoder eval clean
 
 install: deps model build
 
@@ -28,6 +30,9 @@ build:
 
 test:
 	scripts/test.sh
+
+demo:
+	scripts/demo.sh
 
 bench:
 	scripts/bench.sh

@@ -1,9 +1,10 @@
-//! Command-line interface: argument definitions and the two commands.
+//! Command-line interface: argument definitions and the commands.
 
 use crate::dsn;
 use crate::lang::Grammar;
 use crate::load::{self, DrySink, LoadOptions, PgSink};
 use crate::schema::{self, CreateOutcome, Precision, TableName};
+use crate::search::{self, Format};
 use crate::source::decode_source;
 use crate::split::Splitter;
 use crate::sync;
@@ -31,6 +32,10 @@ pub enum Command {
     Load(LoadArgs),
     /// Print the functions extracted from one file as JSON lines.
     Split(SplitArgs),
+    /// Ask a question in plain words; print the best matching functions of a
+    /// table (hybrid search of the codevec extension, after
+    /// codevec.enable_search(table, 'code', 'emb')).
+    Search(SearchArgs),
 }
 
 /// Arguments of `codevec load`.
@@ -114,6 +119,39 @@ pub struct LoadArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// Arguments of `codevec search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Connection string, as for `codevec load` (default: $DATABASE_URL, then
+    /// the PG* variables; sslmode as in libpq).
+    #[arg(long, value_name = "DSN")]
+    pub dsn: Option<String>,
+
+    /// Table to search, optionally schema-qualified.
+    #[arg(long, default_value = "snippets", value_name = "TABLE")]
+    pub table: String,
+
+    /// How many hits.
+    #[arg(short = 'k', long = "limit", value_name = "K", default_value_t = search::DEFAULT_K,
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub k: i32,
+
+    /// Restrict the hits: a JSON object passed to codevec.search_explain as
+    /// its `filter jsonb` argument (see the extension's documentation).
+    #[arg(long, value_name = "JSON")]
+    pub filter: Option<String>,
+
+    /// Also print each hit's vector and lexical ranks and scores, and the
+    /// connection used.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// The question, e.g. "parse a date string" (several words are joined
+    /// with spaces).
+    #[arg(required = true, value_name = "QUESTION", num_args = 1..)]
+    pub question: Vec<String>,
+}
+
 /// Arguments of `codevec split`.
 #[derive(Debug, Args)]
 pub struct SplitArgs {
@@ -149,7 +187,29 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Load(args) => run_load(args),
         Command::Split(args) => run_split(args),
+        Command::Search(args) => run_search(args),
     }
+}
+
+/// Connects as `--dsn` (or the environment) says; with `announce`, prints
+/// where to and whether the session is encrypted on stderr.
+fn connect(dsn_arg: Option<&str>, announce: bool) -> Result<postgres::Client> {
+    let target = dsn::resolve(dsn_arg, &|k| std::env::var(k).ok())?;
+    let where_to = dsn::describe(&target.config);
+    let (mut client, plan) =
+        tls::connect(&target).with_context(|| format!("connecting to {where_to}"))?;
+    if announce {
+        let encrypted = match tls::session_uses_tls(&mut client) {
+            Some(true) => "TLS",
+            Some(false) => "no TLS",
+            None => "TLS unknown",
+        };
+        eprintln!(
+            "connected to {where_to} ({encrypted}, sslmode={})",
+            plan.mode
+        );
+    }
+    Ok(client)
 }
 
 fn run_load(args: LoadArgs) -> Result<()> {
@@ -176,21 +236,7 @@ fn run_load(args: LoadArgs) -> Result<()> {
         return Ok(());
     }
 
-    let target = dsn::resolve(args.dsn.as_deref(), &|k| std::env::var(k).ok())?;
-    let where_to = dsn::describe(&target.config);
-    let (mut client, plan) =
-        tls::connect(&target).with_context(|| format!("connecting to {where_to}"))?;
-    if !args.quiet {
-        let encrypted = match tls::session_uses_tls(&mut client) {
-            Some(true) => "TLS",
-            Some(false) => "no TLS",
-            None => "TLS unknown",
-        };
-        eprintln!(
-            "connected to {where_to} ({encrypted}, sslmode={})",
-            plan.mode
-        );
-    }
+    let mut client = connect(args.dsn.as_deref(), !args.quiet)?;
     if args.create_table {
         match schema::ensure_table_with(&mut client, &table, args.dim, args.precision, args.sync)? {
             CreateOutcome::AlreadyExists => eprintln!("table {table} exists; not creating it"),
@@ -216,11 +262,51 @@ fn run_load(args: LoadArgs) -> Result<()> {
         }
     }
     let mut sink = PgSink::new(&mut client, table.clone(), args.replace);
+    if !sink.loads_doc()? {
+        eprintln!(
+            "note: {table} has no doc column; loading without docstrings \
+             (ALTER TABLE {table} ADD COLUMN doc text to keep them)"
+        );
+    }
     let summary = load::run(&opts, &mut sink)?;
     print!("{}", summary.render("loaded"));
     if args.wait {
         sync::wait(&mut client, &table, args.quiet)?;
     }
+    Ok(())
+}
+
+/// The question of `codevec search`: the words joined, checked not blank.
+pub fn search_question(words: &[String]) -> Result<String> {
+    Ok(search::check_question(&words.join(" "))?.to_string())
+}
+
+fn run_search(args: SearchArgs) -> Result<()> {
+    // everything that can be checked here is checked before connecting
+    let question = search_question(&args.question)?;
+    let filter = args
+        .filter
+        .as_deref()
+        .map(search::check_filter)
+        .transpose()?;
+    let table = TableName::parse(&args.table)?;
+    let mut client = connect(args.dsn.as_deref(), args.verbose)?;
+    let hits = search::search(&mut client, &table, &question, args.k, filter)?;
+    if hits.is_empty() {
+        eprintln!("no hits in {table} for {question:?}");
+        return Ok(());
+    }
+    let format = Format {
+        width: search::output_width(
+            std::env::var("COLUMNS").ok().as_deref(),
+            search::terminal_width(),
+        ),
+        verbose: args.verbose,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(search::render(&hits, format).as_bytes())?;
+    out.flush()?;
     Ok(())
 }
 
@@ -233,6 +319,7 @@ struct SplitLine<'a> {
     start_line: usize,
     end_line: usize,
     code: &'a str,
+    doc: Option<&'a str>,
 }
 
 fn run_split(args: SplitArgs) -> Result<()> {
@@ -263,6 +350,7 @@ fn run_split(args: SplitArgs) -> Result<()> {
             start_line: s.start_line,
             end_line: s.end_line,
             code: &s.code,
+            doc: s.doc.as_deref(),
         };
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
@@ -325,5 +413,54 @@ mod tests {
         };
         assert_eq!(args.precision, Precision::Int8);
         assert!(Cli::try_parse_from(["codevec", "load", "--precision", "int8'--", "a"]).is_err());
+    }
+
+    fn parse_search(args: &[&str]) -> Result<SearchArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["codevec", "search"].iter().chain(args))?;
+        match cli.command {
+            Command::Search(a) => Ok(a),
+            other => panic!("not search: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_search_command() {
+        let a = parse_search(&["parse a date"]).unwrap();
+        assert_eq!(a.question, vec!["parse a date"]);
+        assert_eq!(a.table, "snippets");
+        assert_eq!(a.k, search::DEFAULT_K);
+        assert_eq!(a.filter, None);
+        assert!(!a.verbose);
+        assert_eq!(a.dsn, None);
+        let a = parse_search(&[
+            "--table",
+            "code.snippets",
+            "-k",
+            "3",
+            "--dsn",
+            "host=/tmp",
+            "--filter",
+            r#"{"language":"go"}"#,
+            "-v",
+            "split",
+            "a",
+            "file",
+        ])
+        .unwrap();
+        assert_eq!(search_question(&a.question).unwrap(), "split a file");
+        assert_eq!((a.table.as_str(), a.k), ("code.snippets", 3));
+        assert_eq!(a.filter.as_deref(), Some(r#"{"language":"go"}"#));
+        assert!(a.verbose);
+        assert_eq!(a.dsn.as_deref(), Some("host=/tmp"));
+        assert_eq!(parse_search(&["--limit", "7", "q"]).unwrap().k, 7);
+        // a question is required, k is positive
+        assert!(parse_search(&[]).is_err());
+        assert!(parse_search(&["-k", "0", "q"]).is_err());
+        assert!(parse_search(&["-k", "-1", "q"]).is_err());
+        assert!(parse_search(&["-k", "many", "q"]).is_err());
+        // a blank question parses but is rejected before connecting
+        let a = parse_search(&["  ", ""]).unwrap();
+        let err = search_question(&a.question).unwrap_err().to_string();
+        assert!(err.contains("question is empty"), "{err}");
     }
 }

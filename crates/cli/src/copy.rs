@@ -11,14 +11,45 @@ use anyhow::{Context, Result};
 use std::io::Write;
 
 /// The columns the loader fills, in COPY order.
-pub const COLUMNS: [&str; 6] = [
+pub const COLUMNS: [&str; 7] = [
     "path",
     "language",
     "symbol",
     "start_line",
     "end_line",
     "code",
+    "doc",
 ];
+
+/// Which of [`COLUMNS`] a COPY sends: all of them, or all but `doc` for a
+/// table made before the loader had that column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Columns {
+    /// Every column, `doc` included (`\N` when a function has no doc).
+    #[default]
+    All,
+    /// Every column but `doc`.
+    WithoutDoc,
+}
+
+impl Columns {
+    /// The column names, in COPY order.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Columns::All => &COLUMNS,
+            Columns::WithoutDoc => &COLUMNS[..COLUMNS.len() - 1],
+        }
+    }
+
+    /// `All` when the table has a `doc` column, else `WithoutDoc`.
+    pub fn for_table(has_doc: bool) -> Columns {
+        if has_doc {
+            Columns::All
+        } else {
+            Columns::WithoutDoc
+        }
+    }
+}
 
 /// One row of the snippets table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,6 +66,8 @@ pub struct Row {
     pub end_line: i32,
     /// Source text.
     pub code: String,
+    /// Docstring / doc comment as plain text; `None` is NULL.
+    pub doc: Option<String>,
 }
 
 /// Appends `value` to `out`, escaped for a COPY text-format field.
@@ -58,8 +91,9 @@ pub fn escape_field(value: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(&value.as_bytes()[last..]);
 }
 
-/// Appends `row` to `out` as one COPY text-format line (with its `\n`).
-pub fn encode_row(row: &Row, out: &mut Vec<u8>) {
+/// Appends `row` to `out` as one COPY text-format line (with its `\n`),
+/// with the fields of `columns`.
+pub fn encode_row(row: &Row, columns: Columns, out: &mut Vec<u8>) {
     escape_field(&row.path, out);
     out.push(b'\t');
     escape_field(&row.language, out);
@@ -71,6 +105,13 @@ pub fn encode_row(row: &Row, out: &mut Vec<u8>) {
     out.extend_from_slice(row.end_line.to_string().as_bytes());
     out.push(b'\t');
     escape_field(&row.code, out);
+    if columns == Columns::All {
+        out.push(b'\t');
+        match &row.doc {
+            Some(doc) => escape_field(doc, out),
+            None => out.extend_from_slice(b"\\N"),
+        }
+    }
     out.push(b'\n');
 }
 
@@ -108,24 +149,43 @@ pub fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>> {
 }
 
 /// The `COPY table (path, ...) FROM STDIN` statement for `table`.
-pub fn copy_statement(table: &TableName) -> String {
+pub fn copy_statement(table: &TableName, columns: Columns) -> String {
     format!(
         "COPY {} ({}) FROM STDIN",
         table.quoted(),
-        COLUMNS.join(", ")
+        columns.names().join(", ")
     )
 }
 
-/// Streams already-encoded rows (`data`, from [`encode_row`]) into `table`
-/// with one COPY statement on `client` (a connection or an open
-/// transaction). Returns the number of rows the server reports.
+/// Whether `table` has a column named `doc` (tables made by loaders before
+/// the `doc` column do not; the loader then leaves it out of the COPY).
+/// Fails when the table does not exist.
+pub fn has_doc_column<C: postgres::GenericClient>(
+    client: &mut C,
+    table: &TableName,
+) -> Result<bool> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute
+                             WHERE attrelid = $1::text::regclass AND attname = 'doc'
+                               AND attnum > 0 AND NOT attisdropped)",
+            &[&table.quoted()],
+        )
+        .with_context(|| format!("looking up the columns of {}", table.quoted()))?;
+    Ok(row.get(0))
+}
+
+/// Streams already-encoded rows (`data`, from [`encode_row`] with the same
+/// `columns`) into `table` with one COPY statement on `client` (a connection
+/// or an open transaction). Returns the number of rows the server reports.
 pub fn copy_encoded<C: postgres::GenericClient>(
     client: &mut C,
     table: &TableName,
+    columns: Columns,
     data: &[u8],
 ) -> Result<u64> {
     let mut writer = client
-        .copy_in(copy_statement(table).as_str())
+        .copy_in(copy_statement(table, columns).as_str())
         .with_context(|| format!("starting COPY into {}", table.quoted()))?;
     writer.write_all(data).context("sending COPY data")?;
     writer.finish().context("finishing COPY")
@@ -146,8 +206,43 @@ mod tests {
     fn statement_quotes_table() {
         let t = TableName::parse("\"My Schema\".Snippets").unwrap();
         assert_eq!(
-            copy_statement(&t),
+            copy_statement(&t, Columns::All),
+            "COPY \"My Schema\".\"snippets\" (path, language, symbol, start_line, end_line, code, doc) FROM STDIN"
+        );
+        assert_eq!(
+            copy_statement(&t, Columns::WithoutDoc),
             "COPY \"My Schema\".\"snippets\" (path, language, symbol, start_line, end_line, code) FROM STDIN"
         );
+    }
+
+    #[test]
+    fn doc_is_null_or_escaped_and_left_out_for_old_tables() {
+        let mut row = Row {
+            path: "a.py".into(),
+            language: "python".into(),
+            symbol: "f".into(),
+            start_line: 1,
+            end_line: 2,
+            code: "def f():\n    pass".into(),
+            doc: None,
+        };
+        let mut out = Vec::new();
+        encode_row(&row, Columns::All, &mut out);
+        assert_eq!(out, b"a.py\tpython\tf\t1\t2\tdef f():\\n    pass\t\\N\n");
+        let fields = decode_line(out.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(fields.len(), COLUMNS.len());
+        assert_eq!(fields[6], None);
+        row.doc = Some("Line one.\n\tTabbed \\N".into());
+        out.clear();
+        encode_row(&row, Columns::All, &mut out);
+        let fields = decode_line(out.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(fields[6].as_deref(), Some("Line one.\n\tTabbed \\N"));
+        out.clear();
+        encode_row(&row, Columns::WithoutDoc, &mut out);
+        let fields = decode_line(out.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(fields.len(), Columns::WithoutDoc.names().len());
+        assert_eq!(fields[5].as_deref(), Some("def f():\n    pass"));
+        assert_eq!(Columns::for_table(true), Columns::All);
+        assert_eq!(Columns::for_table(false), Columns::WithoutDoc);
     }
 }

@@ -4,8 +4,12 @@
 //! An interruption (Ctrl-C, lost connection, error) rolls back the open
 //! batch, so the table only ever holds complete files. Committed batches
 //! stay; rerun with `--replace` to reload files without duplicating rows.
+//!
+//! A table made by a loader from before the `doc` column (or by hand
+//! without one) still loads: the sink looks the column up once, before the
+//! first rows, and leaves `doc` out of the COPY when the table has none.
 
-use crate::copy::{copy_encoded, encode_row, Row};
+use crate::copy::{copy_encoded, encode_row, has_doc_column, Columns, Row};
 use crate::pipeline::{self, Outcome};
 use crate::progress::Progress;
 use crate::schema::{quote_ident, TableName};
@@ -66,6 +70,7 @@ pub struct PgSink<'c> {
     buf: Vec<u8>,
     in_tx: bool,
     delete_sql: String,
+    columns: Option<Columns>,
 }
 
 impl<'c> PgSink<'c> {
@@ -83,7 +88,23 @@ impl<'c> PgSink<'c> {
             buf: Vec::new(),
             in_tx: false,
             delete_sql,
+            columns: None,
         }
+    }
+
+    /// Whether the table has a `doc` column, so the COPY fills it; looked up
+    /// once (an error when the table does not exist).
+    pub fn loads_doc(&mut self) -> Result<bool> {
+        Ok(self.columns()? == Columns::All)
+    }
+
+    fn columns(&mut self) -> Result<Columns> {
+        if let Some(c) = self.columns {
+            return Ok(c);
+        }
+        let c = Columns::for_table(has_doc_column(self.client, &self.table)?);
+        self.columns = Some(c);
+        Ok(c)
     }
 
     fn begin(&mut self) -> Result<()> {
@@ -98,7 +119,8 @@ impl<'c> PgSink<'c> {
 
     fn flush(&mut self) -> Result<()> {
         if !self.buf.is_empty() {
-            copy_encoded(self.client, &self.table, &self.buf)?;
+            let columns = self.columns()?;
+            copy_encoded(self.client, &self.table, columns, &self.buf)?;
             self.buf.clear();
         }
         Ok(())
@@ -117,8 +139,9 @@ impl Sink for PgSink<'_> {
             return Ok(());
         }
         self.begin()?;
+        let columns = self.columns()?;
         for row in rows {
-            encode_row(row, &mut self.buf);
+            encode_row(row, columns, &mut self.buf);
         }
         if self.buf.len() >= COPY_CHUNK {
             self.flush()?;
@@ -171,6 +194,7 @@ pub fn rows_for(
             start_line: i32::try_from(s.start_line).unwrap_or(i32::MAX),
             end_line: i32::try_from(s.end_line).unwrap_or(i32::MAX),
             code: s.code,
+            doc: s.doc,
         })
         .collect();
     (rows, dropped)

@@ -208,7 +208,7 @@ pub fn create_table_sql(
 ) -> String {
     let mut sql = format!(
         "CREATE TABLE IF NOT EXISTS {} (\n    id bigserial PRIMARY KEY,\n    path text NOT NULL,\n    \
-         language text NOT NULL,\n    symbol text NOT NULL,\n    start_line int NOT NULL,\n    \
+         language text NOT NULL,\n    symbol text NOT NULL,\n    doc text,\n    start_line int NOT NULL,\n    \
          end_line int NOT NULL,\n    code text NOT NULL",
         table.quoted()
     );
@@ -358,6 +358,10 @@ mod tests {
         let plain = create_table_sql(&t, None, 384, Precision::F32, false);
         assert!(plain.starts_with("CREATE TABLE IF NOT EXISTS \"snippets\" ("));
         assert!(plain.contains("code text NOT NULL\n)"));
+        assert!(
+            plain.contains("symbol text NOT NULL,\n    doc text,\n"),
+            "{plain}"
+        );
         assert!(!plain.contains("emb"));
         let support = EmbeddingSupport {
             type_name: "public.embedding".into(),

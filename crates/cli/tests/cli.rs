@@ -103,3 +103,38 @@ fn load_without_server_fails() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("connecting to host=127.0.0.1 port=1"));
 }
+
+#[test]
+fn search_refuses_blank_questions_and_bad_filters_before_connecting() {
+    // The DSN is unreachable: these fail on the arguments, not on the connection.
+    for (args, want) in [
+        (vec!["search", "   "], "question is empty"),
+        (vec!["search", "", "\t"], "question is empty"),
+        (
+            vec!["search", "--filter", "{not json", "a question"],
+            "--filter is not valid JSON",
+        ),
+        (vec!["search", "--table", "a b", "q"], "table name"),
+    ] {
+        let out = codevec()
+            .args(&args)
+            .args(["--dsn", "host=/nonexistent port=1"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("connecting"), "{args:?}: {stderr}");
+    }
+    // Without a question clap says what is missing.
+    let out = codevec().arg("search").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("QUESTION"));
+    // A connection failure is reported as one.
+    let out = codevec()
+        .args(["search", "--dsn", "host=/nonexistent port=1", "q"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("connecting to"));
+}

@@ -1,7 +1,7 @@
 //! COPY text-format escaping: whatever the loader encodes decodes back to
 //! the same row.
 
-use codevec_cli::copy::{decode_line, encode_row, Row};
+use codevec_cli::copy::{decode_line, encode_row, Columns, Row, COLUMNS};
 use codevec_cli::lang::Grammar;
 use codevec_cli::split::split;
 
@@ -13,13 +13,14 @@ fn row(path: &str, symbol: &str, code: &str) -> Row {
         start_line: 3,
         end_line: 42,
         code: code.into(),
+        doc: None,
     }
 }
 
 fn round_trip(rows: &[Row]) {
     let mut buf = Vec::new();
     for r in rows {
-        encode_row(r, &mut buf);
+        encode_row(r, Columns::All, &mut buf);
     }
     // Escaped data has exactly one raw newline per row, no stray tabs.
     assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), rows.len());
@@ -31,7 +32,7 @@ fn round_trip(rows: &[Row]) {
     assert_eq!(lines.len(), rows.len());
     for (line, r) in lines.iter().zip(rows) {
         let fields = decode_line(line).unwrap();
-        assert_eq!(fields.len(), 6);
+        assert_eq!(fields.len(), COLUMNS.len());
         let f = |i: usize| fields[i].clone().expect("not NULL");
         assert_eq!(f(0), r.path);
         assert_eq!(f(1), r.language);
@@ -39,6 +40,7 @@ fn round_trip(rows: &[Row]) {
         assert_eq!(f(3), r.start_line.to_string());
         assert_eq!(f(4), r.end_line.to_string());
         assert_eq!(f(5), r.code);
+        assert_eq!(fields[6], r.doc);
     }
 }
 
@@ -59,13 +61,21 @@ fn special_characters_round_trip() {
         row("d.py", "h", "\\."),
         row("e.py", "ünïcödé", "s = 'ß ✓ 🦀'\u{0b}\u{0c}\u{08}"),
         row("f.py", "empty", ""),
+        Row {
+            doc: Some("Doc with\ttab, \\N and\r\nCRLF.".into()),
+            ..row("g.py", "documented", "def documented(): ...")
+        },
+        Row {
+            doc: Some(String::new()),
+            ..row("h.py", "empty_doc", "x")
+        },
     ]);
 }
 
 #[test]
 fn literal_backslash_n_is_not_null() {
     let mut buf = Vec::new();
-    encode_row(&row("p", "s", "\\N"), &mut buf);
+    encode_row(&row("p", "s", "\\N"), Columns::All, &mut buf);
     let fields = decode_line(buf.strip_suffix(b"\n").unwrap()).unwrap();
     assert_eq!(fields[5].as_deref(), Some("\\N"));
 }
@@ -90,9 +100,11 @@ fn fixture_snippets_round_trip() {
                 start_line: s.start_line as i32,
                 end_line: s.end_line as i32,
                 code: s.code,
+                doc: s.doc,
             });
         }
     }
     assert!(rows.len() > 40);
+    assert!(rows.iter().filter(|r| r.doc.is_some()).count() >= 5);
     round_trip(&rows);
 }

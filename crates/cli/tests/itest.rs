@@ -7,6 +7,10 @@
 //!     cargo test --features itest --test itest
 //! ```
 //!
+//! `search_finds_the_obvious_function` needs the codevec extension with search
+//! (`codevec.enable_search`, `codevec.search_explain`) installed in the server: it
+//! creates a database of its own and `CREATE EXTENSION codevec` there.
+//!
 //! `tls_sslmodes_against_a_tls_server` needs no `CODEVEC_TEST_DSN`: it starts
 //! a cluster of its own with `scripts/pg-up.sh` (PostgreSQL's binaries from
 //! `pg_config`, `openssl` for a self-signed certificate; as root it runs the
@@ -19,6 +23,7 @@ use codevec_cli::load::{self, LoadOptions, PgSink};
 use codevec_cli::schema::{
     ensure_table, find_embedding_support, CreateOutcome, Precision, TableName,
 };
+use codevec_cli::search;
 use codevec_cli::split::split;
 use codevec_cli::tls;
 use codevec_cli::walk::WalkOptions;
@@ -100,8 +105,11 @@ fn opts(batch: usize, replace: bool) -> LoadOptions {
     }
 }
 
-/// What splitting the fixtures gives: (path, language, symbol, start, end, code).
-fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
+/// One row: (path, language, symbol, start, end, code, doc).
+type ExpectedRow = (String, String, String, i32, i32, String, Option<String>);
+
+/// What splitting the fixtures gives.
+fn expected_rows() -> Vec<ExpectedRow> {
     let mut rows = Vec::new();
     for entry in std::fs::read_dir(fixtures()).unwrap() {
         let path = entry.unwrap().path();
@@ -115,6 +123,7 @@ fn expected_rows() -> Vec<(String, String, String, i32, i32, String)> {
                 s.start_line as i32,
                 s.end_line as i32,
                 s.code,
+                s.doc,
             ));
         }
     }
@@ -146,15 +155,25 @@ fn loads_fixtures_with_all_columns() {
     assert_eq!(summary.files_loaded, 6);
 
     let sql = format!(
-        "SELECT path, language, symbol, start_line, end_line, code FROM {} ORDER BY 1, 2, 3, 4, 5, 6",
+        "SELECT path, language, symbol, start_line, end_line, code, doc FROM {} ORDER BY 1, 2, 3, 4, 5, 6",
         table.quoted()
     );
-    let mut got: Vec<(String, String, String, i32, i32, String)> = db
+    let mut got: Vec<ExpectedRow> = db
         .client
         .query(sql.as_str(), &[])
         .unwrap()
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(
@@ -183,8 +202,101 @@ fn loads_fixtures_with_all_columns() {
     };
     assert_eq!((handle.0, handle.1), (12, 18));
     assert!(handle.2.starts_with("// Handle handles a request.\n"));
+    assert_eq!(db.count(&table, "WHERE doc IS NOT NULL"), 5);
+    let doc: Option<String> = db
+        .client
+        .query_one(
+            format!(
+                "SELECT doc FROM {} WHERE symbol = 'Server.Handle'",
+                table.quoted()
+            )
+            .as_str(),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        doc.as_deref(),
+        Some("Handle handles a request.\nSecond line of the doc.")
+    );
     // The id column was filled by the server.
     assert_eq!(db.count(&table, "WHERE id IS NULL"), 0);
+}
+
+/// A table made by an older loader (no `doc` column) still loads, without docs; once the
+/// column is added, the next load fills it.
+#[test]
+fn loads_into_a_table_without_a_doc_column() {
+    let mut db = Scratch::new();
+    let table = db.table("old_snippets");
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE {} (id bigserial PRIMARY KEY, path text NOT NULL, language text NOT NULL,
+                symbol text NOT NULL, start_line int NOT NULL, end_line int NOT NULL,
+                code text NOT NULL, dropped int);
+             ALTER TABLE {0} DROP COLUMN dropped",
+            table.quoted()
+        ))
+        .unwrap();
+    let n = expected_rows().len() as i64;
+    let mut sink = PgSink::new(&mut db.client, table.clone(), false);
+    assert!(!sink.loads_doc().unwrap());
+    load::run(&opts(2, false), &mut sink).unwrap();
+    assert_eq!(db.count(&table, ""), n);
+
+    // A dropped column named doc does not count either.
+    db.client
+        .batch_execute(&format!(
+            "ALTER TABLE {0} ADD COLUMN doc int; ALTER TABLE {0} DROP COLUMN doc",
+            table.quoted()
+        ))
+        .unwrap();
+    let mut sink = PgSink::new(&mut db.client, table.clone(), true);
+    assert!(!sink.loads_doc().unwrap());
+    load::run(&opts(100, true), &mut sink).unwrap();
+    assert_eq!(db.count(&table, ""), n);
+
+    db.client
+        .batch_execute(&format!(
+            "ALTER TABLE {} ADD COLUMN doc text",
+            table.quoted()
+        ))
+        .unwrap();
+    let mut sink = PgSink::new(&mut db.client, table.clone(), true);
+    assert!(sink.loads_doc().unwrap());
+    load::run(&opts(100, true), &mut sink).unwrap();
+    assert_eq!(db.count(&table, ""), n);
+    assert_eq!(db.count(&table, "WHERE doc IS NOT NULL"), 5);
+
+    // The binary says what it does with an old table.
+    let old = db.table("older");
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE {} (path text, language text, symbol text, start_line int,
+                end_line int, code text)",
+            old.quoted()
+        ))
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--table", &format!("{}.older", db.schema)])
+        .arg(fixtures())
+        .env("DATABASE_URL", test_dsn())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("has no doc column"), "{stderr}");
+    assert_eq!(db.count(&old, ""), n);
+    // A table that does not exist is an error naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["load", "--table", &format!("{}.missing", db.schema)])
+        .arg(fixtures())
+        .env("DATABASE_URL", test_dsn())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("missing"), "{stderr}");
 }
 
 #[test]
@@ -368,6 +480,165 @@ fn binary_loads_with_sync_and_wait() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+    drop(c);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .unwrap();
+}
+
+/// `tests/fixtures/search`: a few functions with obvious purposes in every language.
+fn search_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/search")
+}
+
+/// Loads `tests/fixtures/search` into a table with a generated `emb` column in a database
+/// of its own with the extension, enables search on it, and checks that `codevec search`
+/// (the library function and the binary) ranks the obvious function first, shows server
+/// errors with their hint, and rejects a blank question without connecting.
+#[test]
+fn search_finds_the_obvious_function() {
+    let mut admin = connect();
+    let db = format!("codevec_cli_search_{}", std::process::id());
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .unwrap();
+    let dsn = format!("{} dbname={db}", test_dsn());
+    let mut c = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS codevec; CREATE SCHEMA code")
+        .unwrap();
+    let table = TableName::parse("code.snippets").unwrap();
+    assert_eq!(
+        ensure_table(&mut c, &table, 384, Precision::F32).unwrap(),
+        CreateOutcome::CreatedWithEmbedding
+    );
+    let mut o = opts(100, false);
+    o.roots = vec![search_fixtures()];
+    let summary = load::run(&o, &mut PgSink::new(&mut c, table.clone(), false)).unwrap();
+    assert_eq!(summary.files_loaded, 4);
+    assert_eq!(summary.rows(), 9);
+
+    // Not enabled yet: the server's error reaches the user with its hint.
+    let err = search::search(&mut c, &table, "cosine distance", 3, None).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("enable_search"), "{msg}");
+    assert!(msg.contains("SQLSTATE"), "{msg}");
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["search", "--table", "code.snippets", "cosine distance"])
+        .env("DATABASE_URL", &dsn)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("HINT:"), "{stderr}");
+    assert!(stderr.contains("enable_search"), "{stderr}");
+
+    c.batch_execute("SELECT codevec.enable_search('code.snippets', 'code', 'emb')")
+        .unwrap();
+
+    let top = |c: &mut postgres::Client, q: &str| -> Vec<search::Hit> {
+        let hits = search::search(c, &table, q, 3, None).unwrap_or_else(|e| panic!("{q}: {e:#}"));
+        assert!(!hits.is_empty() && hits.len() <= 3, "{q}: {hits:?}");
+        let ranks: Vec<i32> = hits.iter().map(|h| h.rank).collect();
+        assert_eq!(ranks, (1..=hits.len() as i32).collect::<Vec<_>>(), "{q}");
+        assert!(
+            hits.windows(2).all(|w| w[0].score >= w[1].score),
+            "{q}: scores not in order: {hits:?}"
+        );
+        hits
+    };
+    for (question, symbol, file) in [
+        (
+            "cosine distance between two vectors",
+            "cosine_distance",
+            "vectors.rs",
+        ),
+        ("parse an ISO date string", "parse_date", "dates.py"),
+        (
+            "reverse the characters of a string",
+            "ReverseString",
+            "files.go",
+        ),
+        (
+            "check whether a string is an e-mail address",
+            "isEmail",
+            "mail.js",
+        ),
+    ] {
+        let hits = top(&mut c, question);
+        let first = &hits[0];
+        assert_eq!(
+            first.symbol.as_deref(),
+            Some(symbol),
+            "{question}: {hits:#?}"
+        );
+        assert!(
+            first.path.as_deref().is_some_and(|p| p.ends_with(file)),
+            "{question}: {first:?}"
+        );
+        assert!(first.start_line.is_some_and(|l| l >= 1));
+        assert!(first.code.as_deref().is_some_and(|c| !c.is_empty()));
+    }
+    // k is honoured
+    assert_eq!(
+        search::search(&mut c, &table, "string", 1, None)
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The binary: `rank. path:line  symbol  (score ...)` and three lines of code.
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["search", "--table", "code.snippets", "-k", "2"])
+        .args(["cosine", "distance", "between", "two", "vectors"])
+        .env("DATABASE_URL", &dsn)
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("1. "), "{stdout}");
+    assert!(
+        first.contains("vectors.rs:3  cosine_distance  (score "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n    /// Cosine distance between two vectors"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n2. "), "{stdout}");
+    // code lines are cut to $COLUMNS (the header lines are not: paths stay whole)
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("    "))
+            .all(|l| l.chars().count() <= 80),
+        "{stdout}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["search", "--table", "code.snippets", "-k", "1", "--verbose"])
+        .arg("parse an ISO date string")
+        .env("DATABASE_URL", &dsn)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("parse_date"), "{stdout}");
+    assert!(stdout.contains("vector "), "{stdout}");
+    assert!(stdout.contains("lexical "), "{stdout}");
+
+    // A blank question never reaches the server (the DSN is unreachable).
+    let out = Command::new(env!("CARGO_BIN_EXE_codevec"))
+        .args(["search", "--dsn", "host=/nonexistent port=1", "  "])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("question is empty"));
+
     drop(c);
     admin
         .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))

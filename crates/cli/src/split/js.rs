@@ -11,13 +11,26 @@
 //! TypeScript namespaces qualify their contents (`NS.f`). `export` and
 //! decorators are part of the snippet; `export default function () {}` is
 //! reported as `default`. Anonymous functions otherwise are not reported.
+//!
+//! The doc is the last JSDoc block (`/** ... */`) among the comments and
+//! decorators directly above, without the `*` gutter; block tags such as
+//! `@param x the input` are kept as text (they describe the function too).
 
-use super::{named_children, qualify, Collector};
+use super::{doc, named_children, qualify, Collector};
 use tree_sitter::Node;
 
 fn attached(kind: &str) -> bool {
     // TypeScript puts method decorators before the method in the class body.
     matches!(kind, "comment" | "decorator")
+}
+
+/// The doc text: the JSDoc block nearest above among the `leading` nodes.
+fn docs(out: &Collector, leading: &[Node]) -> Option<String> {
+    leading
+        .iter()
+        .rev()
+        .filter(|n| n.kind() == "comment")
+        .find_map(|n| doc::jsdoc(out.text(*n)))
 }
 
 /// Extracts the functions of a JavaScript / TypeScript / TSX file.
@@ -79,7 +92,12 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
                     None if with_export(child) != child => "default".to_string(),
                     None => continue,
                 };
-                out.emit(qualify(scope, &name, "."), with_export(child), attached);
+                out.emit(
+                    qualify(scope, &name, "."),
+                    with_export(child),
+                    attached,
+                    docs,
+                );
             }
             "class_declaration" | "abstract_class_declaration" | "class" => {
                 if let Some(name) = child.child_by_field_name("name") {
@@ -90,7 +108,12 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
             "lexical_declaration" | "variable_declaration" => declaration(child, scope, out),
             "method_definition" if child.child_by_field_name("body").is_some() => {
                 if let Some(name) = child.child_by_field_name("name") {
-                    out.emit(qualify(scope, prop_name(name, out), "."), child, attached);
+                    out.emit(
+                        qualify(scope, prop_name(name, out), "."),
+                        child,
+                        attached,
+                        docs,
+                    );
                 }
             }
             "field_definition" | "public_field_definition" => {
@@ -100,7 +123,12 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
                 let value = child.child_by_field_name("value");
                 if let (Some(name), Some(value)) = (name, value) {
                     if is_function_like(value) {
-                        out.emit(qualify(scope, prop_name(name, out), "."), child, attached);
+                        out.emit(
+                            qualify(scope, prop_name(name, out), "."),
+                            child,
+                            attached,
+                            docs,
+                        );
                     }
                 }
             }
@@ -113,7 +141,7 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
                 };
                 let key = prop_name(key, out).to_string();
                 if is_function_like(value) {
-                    out.emit(qualify(scope, &key, "."), child, attached);
+                    out.emit(qualify(scope, &key, "."), child, attached, docs);
                 } else if value.kind() == "object" {
                     nested(value, key, scope, out);
                 }
@@ -123,7 +151,7 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
                 match child.child_by_field_name("value") {
                     Some(v) if v.kind() == "object" => nested(v, "default".into(), scope, out),
                     Some(v) if is_function_like(v) => {
-                        out.emit(qualify(scope, "default", "."), child, attached)
+                        out.emit(qualify(scope, "default", "."), child, attached, docs)
                     }
                     _ => visit(child, scope, out),
                 }
@@ -148,7 +176,7 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
                 if matches!(left.kind(), "member_expression" | "identifier")
                     && is_function_like(right)
                 {
-                    out.emit(qualify(scope, out.text(left), "."), child, attached);
+                    out.emit(qualify(scope, out.text(left), "."), child, attached, docs);
                 }
             }
             "internal_module" | "module" => namespace(child, scope, out),
@@ -208,11 +236,142 @@ fn declaration(decl: Node, scope: &mut Vec<String>, out: &mut Collector) {
         let name = out.text(name).to_string();
         if is_function_like(value) {
             let outer = if single { with_export(decl) } else { d };
-            out.emit(qualify(scope, &name, "."), outer, attached);
+            out.emit(qualify(scope, &name, "."), outer, attached, docs);
         } else if value.kind() == "class" {
             class_body(value, name, scope, out);
         } else if value.kind() == "object" {
             nested(value, name, scope, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lang::Grammar;
+    use crate::split::split;
+
+    fn docs(grammar: Grammar, src: &str) -> Vec<(String, Option<String>)> {
+        split(grammar, src)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.symbol, s.doc))
+            .collect()
+    }
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_string())
+    }
+
+    #[test]
+    fn jsdoc_above_functions_methods_and_arrows() {
+        let src = r#"/** @module http: detached by a blank line */
+
+/**
+ * Fetch a URL and return its body.
+ *
+ * @param {string} url - the address
+ * @returns {Promise<string>}
+ */
+export async function fetchText(url) {
+  /** nested: part of fetchText */
+  const inner = () => 1;
+  return (await fetch(url)).text();
+}
+
+// A line comment is no JSDoc.
+function plain() {}
+
+/* Nor is a plain block. */
+const arrow = (x) => x * 2;
+
+/** Doubles. */
+// eslint-disable-next-line no-unused-vars
+const doubled = memo(() => 2);
+
+class Parser {
+  /**
+   * Parses the input.
+   */
+  parse() {}
+
+  /** A handler field. */
+  handler = () => {};
+
+  other() {}
+}
+
+const api = {
+  /** Gets a thing. */
+  get(id) {},
+};
+
+/** Runs it. */
+module.exports.run = function () {};
+"#;
+        assert_eq!(
+            docs(Grammar::JavaScript, src),
+            vec![
+                (
+                    "fetchText".into(),
+                    some(
+                        "Fetch a URL and return its body.\n\n\
+                         @param {string} url - the address\n@returns {Promise<string>}"
+                    )
+                ),
+                ("plain".into(), None),
+                ("arrow".into(), None),
+                ("doubled".into(), some("Doubles.")),
+                ("Parser.parse".into(), some("Parses the input.")),
+                ("Parser.handler".into(), some("A handler field.")),
+                ("Parser.other".into(), None),
+                ("api.get".into(), some("Gets a thing.")),
+                ("module.exports.run".into(), some("Runs it.")),
+            ]
+        );
+    }
+
+    #[test]
+    fn typescript_decorators_and_namespaces() {
+        let src = r#"export class Widget {
+  /**
+   * Handles clicks.
+   * @param ev the event
+   */
+  @HostListener("click")
+  onClick(ev: MouseEvent): void {}
+
+  @Input()
+  /** Below the decorator. */
+  set size(v: number) {}
+}
+
+namespace Geometry {
+  /** Euclidean distance. */
+  export function distance(a: number, b: number): number {
+    return Math.abs(a - b);
+  }
+}
+
+function overloaded(x: string): string;
+/** The implementation. */
+function overloaded(x: any) { return x; }
+"#;
+        assert_eq!(
+            docs(Grammar::TypeScript, src),
+            vec![
+                (
+                    "Widget.onClick".into(),
+                    some("Handles clicks.\n@param ev the event")
+                ),
+                ("Widget.size".into(), some("Below the decorator.")),
+                ("Geometry.distance".into(), some("Euclidean distance.")),
+                ("overloaded".into(), some("The implementation.")),
+            ]
+        );
+        let tsx = "/** A greeting. */\nexport const Hello = () => <p>hi</p>;\n";
+        assert_eq!(
+            docs(Grammar::Tsx, tsx),
+            vec![("Hello".into(), some("A greeting."))]
+        );
     }
 }

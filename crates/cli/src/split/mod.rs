@@ -16,7 +16,12 @@
 //! * Line numbers are 1-based and inclusive.
 //! * Nothing is dropped for being small; the loader's `--min-lines` option
 //!   can do that.
+//! * [`Snippet::doc`] is the function's documentation as plain text (see
+//!   [`doc`]): Python's docstring, the `///` / `/** */` / `#[doc]` docs of
+//!   Rust, the JSDoc block of JavaScript and TypeScript, the comment block of
+//!   Go, taken from the comments attached to the snippet; `None` without one.
 
+mod doc;
 mod go;
 mod js;
 mod python;
@@ -39,6 +44,9 @@ pub struct Snippet {
     pub end_line: usize,
     /// The source text from `start_line` to `end_line`.
     pub code: String,
+    /// The docstring / doc comment as plain text, without comment markers or
+    /// quotes; `None` when the function has none.
+    pub doc: Option<String>,
 }
 
 impl Snippet {
@@ -119,8 +127,45 @@ impl<'s> Collector<'s> {
 
     /// Records a snippet named `symbol` spanning `outer`, extended upwards
     /// over the preceding siblings for which `attached` holds (comments,
-    /// decorators, attributes) as long as they sit directly above.
-    pub(crate) fn emit(&mut self, symbol: String, outer: Node, attached: fn(&str) -> bool) {
+    /// decorators, attributes) as long as they sit directly above. `doc`
+    /// gets those leading nodes (in source order) and returns the snippet's
+    /// doc text.
+    pub(crate) fn emit<D>(
+        &mut self,
+        symbol: String,
+        outer: Node,
+        attached: fn(&str) -> bool,
+        doc: D,
+    ) where
+        D: FnOnce(&Collector<'s>, &[Node]) -> Option<String>,
+    {
+        let leading = self.leading(outer, attached);
+        let first = leading.first().copied().unwrap_or(outer);
+        let start = if self.starts_line(first) {
+            self.line_start(first.start_byte())
+        } else {
+            first.start_byte()
+        };
+        let end = outer.end_byte();
+        let end_row = last_row(outer);
+        let code = self.src[start..end]
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
+        let doc = doc(self, &leading);
+        self.snippets.push(Snippet {
+            symbol,
+            start_line: first.start_position().row + 1,
+            end_line: end_row + 1,
+            code,
+            doc,
+        });
+    }
+
+    /// The comments, decorators or attributes (the nodes for which
+    /// `attached` holds) directly above `outer`, each on a line of its own
+    /// with no blank line in between, in source order.
+    fn leading<'t>(&self, outer: Node<'t>, attached: fn(&str) -> bool) -> Vec<Node<'t>> {
+        let mut leading = Vec::new();
         let mut first = outer;
         let mut cursor = outer;
         loop {
@@ -141,25 +186,12 @@ impl<'s> Collector<'s> {
             if !(prev.is_named() && attached(prev.kind()) && adjacent && self.starts_line(prev)) {
                 break;
             }
+            leading.push(prev);
             first = prev;
             cursor = prev;
         }
-        let start = if self.starts_line(first) {
-            self.line_start(first.start_byte())
-        } else {
-            first.start_byte()
-        };
-        let end = outer.end_byte();
-        let end_row = last_row(outer);
-        let code = self.src[start..end]
-            .trim_end_matches(['\n', '\r'])
-            .to_string();
-        self.snippets.push(Snippet {
-            symbol,
-            start_line: first.start_position().row + 1,
-            end_line: end_row + 1,
-            code,
-        });
+        leading.reverse();
+        leading
     }
 
     /// Whether only whitespace precedes `node` on its first line.

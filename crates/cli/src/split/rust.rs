@@ -2,8 +2,11 @@
 //! `impl Trait for Foo { fn bar }` both give `Foo::bar`), default methods of
 //! traits (`Trait::method`), and functions in inline modules (`tests::it_works`).
 //! Attributes (`#[test]`) and doc comments directly above are included.
+//! The doc is the `///` and `/** */` comments and `#[doc = "..."]`
+//! attributes among them (plain `//` comments and other attributes are
+//! skipped, inner `//!` docs belong to the enclosing module).
 
-use super::{named_children, qualify, Collector};
+use super::{doc, named_children, qualify, Collector};
 use tree_sitter::Node;
 
 fn attached(kind: &str) -> bool {
@@ -20,7 +23,7 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
         match child.kind() {
             "function_item" => {
                 if let Some(name) = child.child_by_field_name("name") {
-                    out.emit(qualify(scope, out.text(name), "::"), child, attached);
+                    out.emit(qualify(scope, out.text(name), "::"), child, attached, docs);
                 }
             }
             "impl_item" => {
@@ -36,6 +39,15 @@ fn visit(node: Node, scope: &mut Vec<String>, out: &mut Collector) {
             _ => {}
         }
     }
+}
+
+/// The doc text of the comments and attributes `leading` an item.
+fn docs(out: &Collector, leading: &[Node]) -> Option<String> {
+    let pieces = leading
+        .iter()
+        .filter_map(|n| doc::rust_doc_piece(out.text(*n)))
+        .collect();
+    doc::rust_doc(pieces)
 }
 
 /// Visits the `body` of an impl / trait / mod under the scope `name`.
@@ -65,5 +77,110 @@ fn type_name(ty: Node, out: &Collector) -> String {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lang::Grammar;
+    use crate::split::split;
+
+    fn docs(src: &str) -> Vec<(String, Option<String>)> {
+        split(Grammar::Rust, src)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.symbol, s.doc))
+            .collect()
+    }
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_string())
+    }
+
+    #[test]
+    fn doc_comments_attributes_and_plain_comments() {
+        let src = r#"//! Crate docs belong to the crate.
+
+/// Parses an embedding from text such as `[1, 2, 3]`.
+///
+/// # Errors
+///
+/// When a value is not a number:
+///
+///     parse("[x]").unwrap_err();
+#[inline]
+#[must_use]
+pub fn parse(s: &str) -> Result<Vec<f32>, Error> {
+    todo!()
+}
+
+// A plain comment is no doc.
+#[cfg(test)]
+fn plain() {}
+
+fn none() {}
+
+/**
+ * Cosine distance between two vectors.
+ */
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    /// Nested: part of cosine's snippet.
+    fn dot() {}
+    0.0
+}
+
+#[doc = "Set by an attribute."]
+#[doc = "Second line."]
+fn attr() {}
+
+impl<T> Store<T> {
+    /// Makes an empty store.
+    // TODO: capacity
+    pub fn new() -> Self {
+        Store(Vec::new())
+    }
+
+    /// Detached by a blank line: not the doc.
+
+    fn get(&self) {}
+}
+
+pub trait Metric {
+    /// Signature only: no row.
+    fn distance(&self) -> f32;
+
+    /// Default method.
+    #[allow(unused)]
+    /// More doc after an attribute.
+    fn name(&self) -> &str {
+        "metric"
+    }
+}
+"#;
+        assert_eq!(
+            docs(src),
+            vec![
+                (
+                    "parse".into(),
+                    some(
+                        "Parses an embedding from text such as `[1, 2, 3]`.\n\n# Errors\n\n\
+                         When a value is not a number:\n\n    parse(\"[x]\").unwrap_err();"
+                    )
+                ),
+                ("plain".into(), None),
+                ("none".into(), None),
+                (
+                    "cosine".into(),
+                    some("Cosine distance between two vectors.")
+                ),
+                ("attr".into(), some("Set by an attribute.\nSecond line.")),
+                ("Store::new".into(), some("Makes an empty store.")),
+                ("Store::get".into(), None),
+                (
+                    "Metric::name".into(),
+                    some("Default method.\nMore doc after an attribute.")
+                ),
+            ]
+        );
     }
 }
