@@ -37,7 +37,7 @@ CREATE TABLE codevec.search_config (
 COMMENT ON TABLE codevec.search_config IS 'tables prepared for codevec.search (codevec.enable_search): their columns, the fusion and prior weights, BM25''s k1 and b; owners may tune the numbers with UPDATE';
 COMMENT ON COLUMN codevec.search_config.vector_weight IS 'weight of the vector leg in the fused score (the lexical leg gets 1 - vector_weight); tuned on python-dev';
 COMMENT ON COLUMN codevec.search_config.depth IS 'rows each leg contributes to the fusion';
-COMMENT ON COLUMN codevec.search_config.fetch_share IS 'the lexical leg fetches rows through the query terms held by at most this share of the rows (the rarest term when none is); every query term is still scored';
+COMMENT ON COLUMN codevec.search_config.fetch_share IS 'the lexical leg fetches rows through the query terms held by at most this share of the rows or 1,000 rows, whichever is more (the rarest term when none is); every query term is still scored';
 
 CREATE TABLE codevec.lexical_stats (
     relid regclass NOT NULL,
@@ -625,9 +625,10 @@ BEGIN
     FROM pg_catalog.unnest(terms) u(term) LEFT JOIN codevec.lexical_term_stats(rel, terms) s ON s.term OPERATOR(pg_catalog.=) u.term;
   SELECT s.df, s.len INTO n_docs, total_len FROM codevec.lexical_term_stats(rel, ARRAY['']) s;
   n_docs := coalesce(n_docs, 0); total_len := coalesce(total_len, 0);
-  -- fetch through the rare terms (df <= fetch_share · N), or the rarest when none is
+  -- fetch through the rare terms (df <= fetch_share · N, or up to 1,000 rows on a small
+  -- table), or the rarest when none is; every term is still scored on the rows fetched
   SELECT pg_catalog.array_agg(u.term) INTO fetch_terms FROM ROWS FROM (pg_catalog.unnest(terms), pg_catalog.unnest(dfs)) u(term, df)
-    WHERE u.df OPERATOR(pg_catalog.>) 0 AND u.df::float8 OPERATOR(pg_catalog.<=) GREATEST(cfg.fetch_share * n_docs, 1);
+    WHERE u.df OPERATOR(pg_catalog.>) 0 AND u.df::float8 OPERATOR(pg_catalog.<=) GREATEST(cfg.fetch_share * n_docs, 1000);
   IF fetch_terms IS NULL THEN
     SELECT ARRAY[u.term] INTO fetch_terms FROM ROWS FROM (pg_catalog.unnest(terms), pg_catalog.unnest(dfs)) u(term, df)
       WHERE u.df OPERATOR(pg_catalog.>) 0 ORDER BY u.df, u.term LIMIT 1;
@@ -694,7 +695,15 @@ CREATE FUNCTION codevec.search(tbl anyelement, query text, k integer DEFAULT 10,
 RETURNS SETOF anyelement
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-  RETURN QUERY SELECT (e.hit).* FROM codevec.search_explain(tbl, query, k, filter) e ORDER BY e.rank;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t
+                  WHERE t.oid OPERATOR(pg_catalog.=) pg_catalog.pg_typeof(tbl) AND t.typrelid OPERATOR(pg_catalog.<>) 0) THEN
+    RAISE EXCEPTION 'codevec.search needs a table''s row type, not %', pg_catalog.pg_typeof(tbl)
+      USING ERRCODE = 'datatype_mismatch', HINT = 'Pass NULL::your_table as the first argument, as in codevec.search(NULL::snippets, ''parse a date'', 10).';
+  END IF;
+  -- EXECUTE: planned per call, so that (hit).* expands to the table's columns of now; a
+  -- saved plan would keep the columns of its first call through an ALTER TABLE.
+  RETURN QUERY EXECUTE 'SELECT (e.hit).* FROM codevec.search_explain($1, $2, $3, $4) e ORDER BY e.rank'
+    USING tbl, query, k, filter;
 END
 $fn$;
 COMMENT ON FUNCTION codevec.search(anyelement, text, integer, jsonb) IS 'hybrid code search: the k rows of a search-enabled table (pass NULL::table) that best answer a question, best first: vector and BM25 legs fused, code-aware priors added; filter {"column": value | [values] | null} restricts both legs before fusion';
