@@ -16,12 +16,17 @@ scripts/pg-up.sh "$WORK/pg" "$PORT"
 for precision in ${PRECISIONS:-f32 int8}; do
   psql -h "$WORK/pg" -p "$PORT" -U postgres -X -v datafile="$WORK/data.jsonl" -v precision="$precision" \
     -f benches/sql/codesearch_eval.sql postgres
+  if [ "$precision" = f32 ]; then
+    # the same set through codevec.search: vector / BM25 / fusion / hybrid / + adapter (#12)
+    echo "== hybrid search through SQL (codevec.search, f32)"
+    psql -h "$WORK/pg" -p "$PORT" -U postgres -X -f benches/sql/hybrid_eval.sql postgres
+  fi
 done
 echo "reference (sentence-transformers on PyTorch): mrr_at_10 0.551, recall_at_1 0.433, recall_at_10 0.790"
 
-# The hybrid leg, offline (issue #12; not yet through SQL): vector / BM25 / RRF / weighted
-# fusion / + code-aware priors (crates/lexical), then the contrastive query adapter trained on
-# the even ids and tested on the odd ids (crates/adapter). The embeddings of the set are
+# The same legs offline, with the sweeps that chose the weights: vector / BM25 / RRF /
+# weighted fusion / + code-aware priors (crates/lexical), then the contrastive query adapter
+# trained on the even ids and tested on the odd ids (crates/adapter). The embeddings of the set are
 # computed once with the repository's encoder and cached in ~/.cache/codevec/eval/.
 echo
 echo "== offline hybrid search on $(basename "$DATA") (crates/lexical, crates/adapter)"

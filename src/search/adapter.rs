@@ -101,7 +101,7 @@ mod codevec {
         for x in documents.iter() {
             docs.push(x.unwrap_or(0.0));
         }
-        if docs.len() % dims != 0 || docs.is_empty() {
+        if !docs.len().is_multiple_of(dims) || docs.is_empty() {
             raise(
                 PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
                 format!("documents hold {} numbers, not rows of {dims}", docs.len()),

@@ -6,6 +6,7 @@ mod encoder;
 mod hardening;
 mod ivf;
 mod ivf_cluster;
+mod search;
 mod sync;
 mod types_binary;
 mod types_robustness;
