@@ -747,12 +747,12 @@ BEGIN
     END IF;
     EXECUTE pg_catalog.format($q$
       WITH s AS MATERIALIZED (
-        SELECT row_number() OVER () AS n, t.%1$I::real[] AS e, pg_catalog.btrim(t.%2$I) AS d
+        SELECT row_number() OVER (ORDER BY t.%4$I, t.%2$I) AS n, t.%1$I::real[] AS e, pg_catalog.btrim(t.%2$I) AS d
           FROM %3$s t WHERE t.%1$I IS NOT NULL)
       SELECT (SELECT pg_catalog.array_agg(s.e ORDER BY s.n) FROM s),
              (SELECT pg_catalog.array_agg(s.d ORDER BY s.n) FROM s WHERE pg_catalog.length(s.d) >= 10),
              (SELECT pg_catalog.array_agg(s.n::integer ORDER BY s.n) FROM s WHERE pg_catalog.length(s.d) >= 10)$q$,
-      cfg.embedding_column, cfg.doc_column, tbl) INTO docs, qs, ids;
+      cfg.embedding_column, cfg.doc_column, tbl, cfg.text_column) INTO docs, qs, ids;
   ELSE
     FOREACH col IN ARRAY ARRAY['query', 'code']::name[] LOOP
       IF codevec.search_column_type(pairs, col) IS NULL
@@ -761,10 +761,12 @@ BEGIN
           USING ERRCODE = 'undefined_column', HINT = 'The pairs must be a table or view with columns query text and code text.';
       END IF;
     END LOOP;
-    -- a pair's code is found in the table by its text, so its stored embedding is used
+    -- a pair's code is found in the table by its text, so its stored embedding is used;
+    -- rows are numbered by their text, so the held-out split does not depend on where rows
+    -- happen to lie in the heap
     EXECUTE pg_catalog.format($q$
       WITH s AS MATERIALIZED (
-        SELECT row_number() OVER () AS n, t.%1$I::real[] AS e, t.%2$I::text AS c
+        SELECT row_number() OVER (ORDER BY t.%2$I) AS n, t.%1$I::real[] AS e, t.%2$I::text AS c
           FROM %3$s t WHERE t.%1$I IS NOT NULL),
       p AS (SELECT DISTINCT ON (pr.query, pr.code) pr.query::text AS query, s.n
               FROM %4$s pr JOIN s ON s.c = pr.code::text
