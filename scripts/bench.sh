@@ -25,3 +25,5 @@ psql -h "$WORK/pg" -p "$PORT" -U postgres -qc "CREATE DATABASE codevec_bench" po
 cargo run -q --release -p codevec-sqlbench -- exact "${CODEVEC_BENCH_ROWS:-100000}" 30
 cargo run -q --release -p codevec-sqlbench -- ivf "${CODEVEC_ANN_DIR:-${CODEVEC_SHARED_DATA:-$(cd .. && pwd)/shared/data}/ann}"
 cargo run -q --release -p codevec-sqlbench -- sync "${CODEVEC_SYNC_BENCH_ROWS:-600}"
+cargo build -q --release -p codevec-cli   # search splits its corpus with the loader
+cargo run -q --release -p codevec-sqlbench -- search "${CODEVEC_ANN_DIR:-${CODEVEC_SHARED_DATA:-$(cd .. && pwd)/shared/data}/ann}" "${CODEVEC_SEARCH_BENCH_ROWS:-50000}"

@@ -107,7 +107,8 @@ struct Side {
     insert: f64,
 }
 
-fn cpu() -> String {
+/// The CPU model from lscpu, the SIMD flags that matter here and the CPU count.
+pub(crate) fn cpu() -> String {
     let out = std::process::Command::new("lscpu").output();
     let text = out
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())

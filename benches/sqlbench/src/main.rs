@@ -10,6 +10,11 @@
 //!
 //! `codevec-sqlbench sync [rows]`: the sync workers vs one backend's embed_table, and the
 //! write cost of the sync triggers (see `sync.rs`; needs `shared_preload_libraries`).
+//!
+//! `codevec-sqlbench search [ann_dir] [rows] [--fresh]`: p50 / p95 / mean latency of the
+//! hybrid `codevec.search` vs the plain ivf vector query vs `codevec.embed` alone, over `rows`
+//! (default 50,000) real functions split from this machine with real (but not matching)
+//! embeddings of ann/ (see `search.rs`; needs the `codevec` loader built next to it).
 
 mod ann;
 mod data;
@@ -17,6 +22,7 @@ mod exact;
 mod filtered;
 mod growth;
 mod ivf;
+mod search;
 mod sync;
 
 use postgres::{Client, NoTls};
@@ -58,13 +64,24 @@ fn main() {
                 .unwrap_or_else(|| "/work/shared/data/ann".into());
             ivf::run(dir.into());
         }
+        Some("search") => {
+            let fresh = args.iter().any(|a| a == "--fresh")
+                || std::env::var("CODEVEC_BENCH_FRESH").is_ok_and(|v| v == "1");
+            let pos: Vec<&String> = args[1..].iter().filter(|a| *a != "--fresh").collect();
+            let dir = pos
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "/work/shared/data/ann".into());
+            let rows = pos.get(1).and_then(|s| s.parse().ok()).unwrap_or(50_000);
+            search::run(dir.into(), rows, fresh);
+        }
         Some("sync") => {
             let rows = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(600);
             sync::run(rows);
         }
         _ => {
             eprintln!(
-                "usage: codevec-sqlbench exact [rows] [queries] | ivf [ann_dir] | sync [rows]"
+                "usage: codevec-sqlbench exact [rows] [queries] | ivf [ann_dir] | sync [rows] | search [ann_dir] [rows] [--fresh]"
             );
             std::process::exit(2);
         }
