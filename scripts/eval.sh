@@ -24,6 +24,18 @@ for precision in ${PRECISIONS:-f32 int8}; do
 done
 echo "reference (sentence-transformers on PyTorch): mrr_at_10 0.551, recall_at_1 0.433, recall_at_10 0.790"
 
+# Held-back sets built the same way from other languages (crates/lexical's build_set writes
+# them to ~/.cache/codevec/eval; nothing is tuned on them): the same SQL, f32.
+for extra in ${CODEVEC_EVAL_SETS:-$HOME/.cache/codevec/eval/codesearch-rust.jsonl $HOME/.cache/codevec/eval/codesearch-js.jsonl}; do
+  [ -r "$extra" ] || continue
+  echo
+  echo "== held-back set $(basename "$extra") through SQL"
+  cp "$extra" "$WORK/extra.jsonl"; chmod 644 "$WORK/extra.jsonl"
+  psql -h "$WORK/pg" -p "$PORT" -U postgres -X -v datafile="$WORK/extra.jsonl" -v precision=f32 \
+    -f benches/sql/codesearch_eval.sql postgres
+  psql -h "$WORK/pg" -p "$PORT" -U postgres -X -f benches/sql/hybrid_eval.sql postgres
+done
+
 # The same legs offline, with the sweeps that chose the weights: vector / BM25 / RRF /
 # weighted fusion / + code-aware priors (crates/lexical), then the contrastive query adapter
 # trained on the even ids and tested on the odd ids (crates/adapter). The embeddings of the set are

@@ -52,12 +52,19 @@ CREATE FUNCTION embedding_to_float8(embedding, integer, boolean) RETURNS double 
     AS 'MODULE_PATHNAME', 'embedding_to_float8_array_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION embedding_to_float8(embedding, integer, boolean) IS 'cast embedding to double precision[]';
 CREATE CAST (embedding AS embedding) WITH FUNCTION embedding(embedding, integer, boolean) AS IMPLICIT;
+COMMENT ON CAST (embedding AS embedding) IS 'applies the column''s typmod: checks the dimension count of embedding(n)';
 CREATE CAST (real[] AS embedding) WITH FUNCTION embedding(real[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (real[] AS embedding) IS 'a one-dimensional real[] without NULLs, each element finite, as a vector';
 CREATE CAST (double precision[] AS embedding) WITH FUNCTION embedding(double precision[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (double precision[] AS embedding) IS 'a one-dimensional double precision[] without NULLs, each element finite, as a vector';
 CREATE CAST (integer[] AS embedding) WITH FUNCTION embedding(integer[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (integer[] AS embedding) IS 'a one-dimensional integer[] without NULLs, each element finite, as a vector';
 CREATE CAST (numeric[] AS embedding) WITH FUNCTION embedding(numeric[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (numeric[] AS embedding) IS 'a one-dimensional numeric[] without NULLs, each element finite, as a vector';
 CREATE CAST (embedding AS real[]) WITH FUNCTION embedding_to_float4(embedding, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (embedding AS real[]) IS 'the elements as real values';
 CREATE CAST (embedding AS double precision[]) WITH FUNCTION embedding_to_float8(embedding, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (embedding AS double precision[]) IS 'the elements as double precision values';
 CREATE FUNCTION l2_distance(embedding, embedding) RETURNS double precision
     AS 'MODULE_PATHNAME', 'embedding_l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION l2_distance(embedding, embedding) IS 'Euclidean (L2) distance; operator <->';
@@ -220,12 +227,19 @@ CREATE FUNCTION halfembedding_to_float8(halfembedding, integer, boolean) RETURNS
     AS 'MODULE_PATHNAME', 'halfembedding_to_float8_array_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION halfembedding_to_float8(halfembedding, integer, boolean) IS 'cast halfembedding to double precision[]';
 CREATE CAST (halfembedding AS halfembedding) WITH FUNCTION halfembedding(halfembedding, integer, boolean) AS IMPLICIT;
+COMMENT ON CAST (halfembedding AS halfembedding) IS 'applies the column''s typmod: checks the dimension count of halfembedding(n)';
 CREATE CAST (real[] AS halfembedding) WITH FUNCTION halfembedding(real[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (real[] AS halfembedding) IS 'a one-dimensional real[] without NULLs, each element finite, as a vector';
 CREATE CAST (double precision[] AS halfembedding) WITH FUNCTION halfembedding(double precision[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (double precision[] AS halfembedding) IS 'a one-dimensional double precision[] without NULLs, each element finite, as a vector';
 CREATE CAST (integer[] AS halfembedding) WITH FUNCTION halfembedding(integer[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (integer[] AS halfembedding) IS 'a one-dimensional integer[] without NULLs, each element finite, as a vector';
 CREATE CAST (numeric[] AS halfembedding) WITH FUNCTION halfembedding(numeric[], integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (numeric[] AS halfembedding) IS 'a one-dimensional numeric[] without NULLs, each element finite, as a vector';
 CREATE CAST (halfembedding AS real[]) WITH FUNCTION halfembedding_to_float4(halfembedding, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (halfembedding AS real[]) IS 'the elements as real values';
 CREATE CAST (halfembedding AS double precision[]) WITH FUNCTION halfembedding_to_float8(halfembedding, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (halfembedding AS double precision[]) IS 'the elements as double precision values';
 CREATE FUNCTION l2_distance(halfembedding, halfembedding) RETURNS double precision
     AS 'MODULE_PATHNAME', 'halfembedding_l2_distance_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION l2_distance(halfembedding, halfembedding) IS 'Euclidean (L2) distance; operator <->';
@@ -344,4 +358,6 @@ CREATE FUNCTION embedding(halfembedding, integer, boolean) RETURNS embedding
     AS 'MODULE_PATHNAME', 'halfembedding_to_embedding_wrapper' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION embedding(halfembedding, integer, boolean) IS 'cast halfembedding to embedding (exact)';
 CREATE CAST (embedding AS halfembedding) WITH FUNCTION halfembedding(embedding, integer, boolean) AS IMPLICIT;
+COMMENT ON CAST (embedding AS halfembedding) IS 'rounds each element to binary16 (half precision)';
 CREATE CAST (halfembedding AS embedding) WITH FUNCTION embedding(halfembedding, integer, boolean) AS ASSIGNMENT;
+COMMENT ON CAST (halfembedding AS embedding) IS 'widens each element exactly';

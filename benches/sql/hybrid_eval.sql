@@ -7,13 +7,14 @@
 --   hybrid     the defaults: fusion + symbol and path priors
 --   +adapter   hybrid with a query adapter trained on the even ids' pairs, tested on the
 --              odd ids' queries (both rows of that split printed)
--- python-dev rows carry their file (source) and the Python def name (symbol).
+-- Each row's file is its path (or source) field and its symbol the symbol field, else the
+-- Python def name (python-dev has only source).
 \set ON_ERROR_STOP on
 \timing off
 SET client_min_messages = warning;
 ALTER TABLE cs ADD COLUMN IF NOT EXISTS path text, ADD COLUMN IF NOT EXISTS symbol text;
-UPDATE cs c SET path = r.j->>'source',
-                symbol = substring(c.code from '(?:^|\n)[ \t]*(?:async[ \t]+)?def[ \t]+([[:alnum:]_]+)')
+UPDATE cs c SET path = coalesce(r.j->>'path', r.j->>'source'),
+                symbol = coalesce(r.j->>'symbol', substring(c.code from '(?:^|\n)[ \t]*(?:async[ \t]+)?def[ \t]+([[:alnum:]_]+)'))
   FROM (SELECT row_number() OVER ()::int AS id, j FROM cs_raw) r WHERE r.id = c.id;
 SELECT codevec.enable_search('cs', 'code', 'c_emb', path_column => 'path', symbol_column => 'symbol');
 

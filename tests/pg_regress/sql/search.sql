@@ -72,6 +72,18 @@ SELECT * FROM codevec.search(NULL::srch, 'parse', 10, '{"language": {"a": 1}}');
 SELECT * FROM codevec.search(NULL::srch, 'parse', 10, '{"language": [["rust"]]}');
 SELECT * FROM codevec.search(NULL::srch, 'parse', 10, '{"id": "one"}');
 
+-- a hostile search_path changes nothing: operators and functions earlier in the path
+-- are never called by the search
+CREATE SCHEMA srch_evil;
+CREATE FUNCTION srch_evil.tideq(tid, tid) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
+CREATE OPERATOR srch_evil.= (LEFTARG = tid, RIGHTARG = tid, FUNCTION = srch_evil.tideq);
+CREATE FUNCTION srch_evil.row_number() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
+SET search_path = srch_evil, pg_catalog, public;
+SELECT id FROM codevec.search(NULL::srch, 'cosine distance between two vectors', 1);
+SELECT count(*) FROM codevec.lexical_term_stats('srch', ARRAY['parse', '']);
+RESET search_path;
+DROP SCHEMA srch_evil CASCADE;
+
 -- question and k errors
 SELECT * FROM codevec.search(NULL::srch, NULL, 3);
 SELECT * FROM codevec.search(NULL::srch, '   ', 3);
@@ -205,6 +217,14 @@ SELECT codevec.disable_search('srch');
 DROP TABLE srch_p;
 SELECT count(*) FROM codevec.search_config;
 SELECT count(*) FROM codevec.lexical_stats;
+-- every object of the extension has a COMMENT
+SELECT pg_describe_object(d.classid, d.objid, 0) AS undocumented
+  FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
+ WHERE e.extname = 'codevec' AND d.deptype = 'e'
+   AND d.classid IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_type'::regclass, 'pg_operator'::regclass,
+                     'pg_opclass'::regclass, 'pg_am'::regclass, 'pg_event_trigger'::regclass, 'pg_cast'::regclass)
+   AND obj_description(d.objid, d.classid::regclass::name) IS NULL
+ ORDER BY 1;
 DROP TABLE srch, srch_pairs;
 REVOKE ALL ON SCHEMA codevec FROM srch_writer;
 DROP ROLE srch_writer;
