@@ -298,6 +298,26 @@ LANGUAGE sql STABLE STRICT AS $fn$
 $fn$;
 COMMENT ON FUNCTION codevec.search_column_type(regclass, name) IS 'codevec search: the type of a column of a table, NULL when there is no such column';
 
+-- The four statistics triggers of one member (the table or a partition).
+CREATE FUNCTION codevec.search_add_triggers(member regclass) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  EXECUTE pg_catalog.format(
+    'CREATE TRIGGER codevec_search_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS codevec_new '
+    'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
+  EXECUTE pg_catalog.format(
+    'CREATE TRIGGER codevec_search_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS codevec_old NEW TABLE AS codevec_new '
+    'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
+  EXECUTE pg_catalog.format(
+    'CREATE TRIGGER codevec_search_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS codevec_old '
+    'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
+  EXECUTE pg_catalog.format(
+    'CREATE TRIGGER codevec_search_truncate AFTER TRUNCATE ON %s '
+    'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
+END
+$fn$;
+COMMENT ON FUNCTION codevec.search_add_triggers(regclass) IS 'codevec search: puts the four BM25 statistics triggers on a search-enabled table or one of its partitions';
+
 CREATE FUNCTION codevec.enable_search(
     tbl regclass, text_column name, embedding_column name,
     path_column name DEFAULT NULL, symbol_column name DEFAULT NULL,
@@ -410,18 +430,7 @@ BEGIN
     'codevec search: the code tokens of ' || text_column || ' with their counts (codevec.lexical_vector); dropped by codevec.disable_search');
   EXECUTE pg_catalog.format('CREATE INDEX ON %s USING gin (codevec_lex)', tbl);
   FOR member IN SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) p UNION SELECT tbl LOOP
-    EXECUTE pg_catalog.format(
-      'CREATE TRIGGER codevec_search_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS codevec_new '
-      'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
-    EXECUTE pg_catalog.format(
-      'CREATE TRIGGER codevec_search_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS codevec_old NEW TABLE AS codevec_new '
-      'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
-    EXECUTE pg_catalog.format(
-      'CREATE TRIGGER codevec_search_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS codevec_old '
-      'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
-    EXECUTE pg_catalog.format(
-      'CREATE TRIGGER codevec_search_truncate AFTER TRUNCATE ON %s '
-      'FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
+    PERFORM codevec.search_add_triggers(member);
   END LOOP;
   n := codevec.lexical_recount(tbl);
   RAISE NOTICE 'codevec.enable_search: % rows of % indexed (text %, embedding %, path %, symbol %, language %, doc %)',
@@ -471,10 +480,7 @@ BEGIN
   FOR member IN SELECT p.relid FROM pg_catalog.pg_partition_tree(tbl) p
                 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) p.relid
                                   AND g.tgname OPERATOR(pg_catalog.=) 'codevec_search_insert') LOOP
-    EXECUTE pg_catalog.format('CREATE TRIGGER codevec_search_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS codevec_new FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
-    EXECUTE pg_catalog.format('CREATE TRIGGER codevec_search_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS codevec_old NEW TABLE AS codevec_new FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
-    EXECUTE pg_catalog.format('CREATE TRIGGER codevec_search_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS codevec_old FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
-    EXECUTE pg_catalog.format('CREATE TRIGGER codevec_search_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION codevec.lexical_stats_trigger()', member);
+    PERFORM codevec.search_add_triggers(member);
   END LOOP;
   RETURN codevec.lexical_recount(tbl);
 END

@@ -189,47 +189,21 @@ fn search_on_a_standby_and_after_dump_and_restore() {
     assert_eq!(stats_mismatches(&mut s, "snip"), 0);
 
     // pg_dump keeps the lexical column's definition, the triggers and the statistics
-    let dump = primary.dir.join("snip.dump");
-    let out = as_pg(
-        "pg_dump",
-        &[
-            "-h",
-            &primary.dir.display().to_string(),
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "-Fc",
-            "-f",
-            &dump.display().to_string(),
-            "postgres",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "pg_dump: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dump = primary.dir.join("snip.dump").display().to_string();
+    let (host, port_s) = (primary.dir.display().to_string(), port.to_string());
+    let tool = |bin: &str, args: &[&str]| {
+        let mut all = vec!["-h", host.as_str(), "-p", port_s.as_str(), "-U", "postgres"];
+        all.extend_from_slice(args);
+        let out = as_pg(bin, &all);
+        assert!(
+            out.status.success(),
+            "{bin}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    tool("pg_dump", &["-Fc", "-f", &dump, "postgres"]);
     p.batch_execute("CREATE DATABASE restored").unwrap();
-    let out = as_pg(
-        "pg_restore",
-        &[
-            "-h",
-            &primary.dir.display().to_string(),
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            "restored",
-            &dump.display().to_string(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "pg_restore: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tool("pg_restore", &["-d", "restored", &dump]);
     let mut r = postgres::Client::connect(
         &format!(
             "host={} port={port} user=postgres dbname=restored",

@@ -58,18 +58,10 @@ fn receiver_type(method: Node, out: &Collector) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use crate::lang::Grammar;
-    use crate::split::split;
+    use crate::split::testutil::some;
 
     fn docs(src: &str) -> Vec<(String, Option<String>)> {
-        split(Grammar::Go, src)
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.symbol, s.doc))
-            .collect()
-    }
-
-    fn some(s: &str) -> Option<String> {
-        Some(s.to_string())
+        crate::split::testutil::docs(Grammar::Go, src)
     }
 
     #[test]

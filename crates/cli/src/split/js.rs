@@ -248,19 +248,7 @@ fn declaration(decl: Node, scope: &mut Vec<String>, out: &mut Collector) {
 #[cfg(test)]
 mod tests {
     use crate::lang::Grammar;
-    use crate::split::split;
-
-    fn docs(grammar: Grammar, src: &str) -> Vec<(String, Option<String>)> {
-        split(grammar, src)
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.symbol, s.doc))
-            .collect()
-    }
-
-    fn some(s: &str) -> Option<String> {
-        Some(s.to_string())
-    }
+    use crate::split::testutil::{docs, some};
 
     #[test]
     fn jsdoc_above_functions_methods_and_arrows() {

@@ -26,6 +26,8 @@ mod go;
 mod js;
 mod python;
 mod rust;
+#[cfg(test)]
+mod testutil;
 
 use crate::lang::Grammar;
 use anyhow::{anyhow, Context, Result};

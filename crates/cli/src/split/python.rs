@@ -82,19 +82,10 @@ fn class(def: Node, scope: &mut Vec<String>, out: &mut Collector) {
 #[cfg(test)]
 mod tests {
     use crate::lang::Grammar;
-    use crate::split::split;
+    use crate::split::testutil::some;
 
-    /// (symbol, doc) of every function in `src`.
     fn docs(src: &str) -> Vec<(String, Option<String>)> {
-        split(Grammar::Python, src)
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.symbol, s.doc))
-            .collect()
-    }
-
-    fn some(s: &str) -> Option<String> {
-        Some(s.to_string())
+        crate::split::testutil::docs(Grammar::Python, src)
     }
 
     #[test]

@@ -83,18 +83,10 @@ fn type_name(ty: Node, out: &Collector) -> String {
 #[cfg(test)]
 mod tests {
     use crate::lang::Grammar;
-    use crate::split::split;
+    use crate::split::testutil::some;
 
     fn docs(src: &str) -> Vec<(String, Option<String>)> {
-        split(Grammar::Rust, src)
-            .unwrap()
-            .into_iter()
-            .map(|s| (s.symbol, s.doc))
-            .collect()
-    }
-
-    fn some(s: &str) -> Option<String> {
-        Some(s.to_string())
+        crate::split::testutil::docs(Grammar::Rust, src)
     }
 
     #[test]
