@@ -58,7 +58,7 @@ CREATE INDEX lexical_delta_relid_term ON codevec.lexical_delta (relid, term);
 COMMENT ON TABLE codevec.lexical_delta IS 'changes to codevec.lexical_stats written by the statement triggers of search-enabled tables, appended without locks and folded into it now and then';
 
 CREATE SEQUENCE codevec.lexical_fold_seq;
-COMMENT ON SEQUENCE codevec.lexical_fold_seq IS 'counts statements that wrote lexical deltas: every 16th folds its table''s deltas';
+COMMENT ON SEQUENCE codevec.lexical_fold_seq IS 'counts statements that wrote lexical deltas: every 64th folds its table''s deltas';
 
 CREATE TABLE codevec.adapters (
     relid regclass NOT NULL,
@@ -260,7 +260,7 @@ BEGIN
     ) x GROUP BY x.term
     HAVING pg_catalog.sum(x.df) OPERATOR(pg_catalog.<>) 0 OR pg_catalog.sum(x.len) OPERATOR(pg_catalog.<>) 0;
   END IF;
-  IF pg_catalog.nextval('codevec.lexical_fold_seq') OPERATOR(pg_catalog.%) 16 OPERATOR(pg_catalog.=) 0
+  IF pg_catalog.nextval('codevec.lexical_fold_seq') OPERATOR(pg_catalog.%) 64 OPERATOR(pg_catalog.=) 0
      AND pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed'
      AND pg_catalog.pg_try_advisory_xact_lock((7161282::bigint OPERATOR(pg_catalog.<<) 32) OPERATOR(pg_catalog.|) root::pg_catalog.oid::bigint) THEN
     PERFORM codevec.lexical_fold(root);
