@@ -510,6 +510,33 @@ CREATE EVENT TRIGGER codevec_search_forget_dropped ON sql_drop
   EXECUTE FUNCTION codevec.search_forget_dropped();
 COMMENT ON EVENT TRIGGER codevec_search_forget_dropped IS 'codevec search: forgets the configuration, statistics and adapters of dropped tables';
 
+-- A partition created later (CREATE TABLE ... PARTITION OF a search-enabled table) gets the
+-- statistics triggers at once, so DML addressed to it directly is counted too. It is empty
+-- when created, so nothing needs counting. (ATTACH and DETACH of a partition that holds rows
+-- still need codevec.search_analyze.) During pg_restore the configuration is loaded after
+-- the tables are created, so this does nothing there and the dumped triggers are restored.
+CREATE FUNCTION codevec.search_cover_new_partitions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE rel oid;
+BEGIN
+  FOR rel IN SELECT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+              WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND c.objsubid OPERATOR(pg_catalog.=) 0 AND c.command_tag OPERATOR(pg_catalog.=) 'CREATE TABLE' LOOP
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) rel AND k.relispartition)
+       AND codevec.search_root(rel) IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) rel
+                        AND g.tgname OPERATOR(pg_catalog.=) 'codevec_search_insert') THEN
+      PERFORM codevec.search_add_triggers(rel::pg_catalog.regclass);
+    END IF;
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION codevec.search_cover_new_partitions() IS 'event trigger of codevec search: puts the statistics triggers on partitions created under a search-enabled table';
+REVOKE ALL ON FUNCTION codevec.search_cover_new_partitions() FROM PUBLIC;
+CREATE EVENT TRIGGER codevec_search_cover_new_partitions ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+  EXECUTE FUNCTION codevec.search_cover_new_partitions();
+COMMENT ON EVENT TRIGGER codevec_search_cover_new_partitions IS 'codevec search: new partitions of search-enabled tables count in their BM25 statistics';
+
 -- ---------------------------------------------------------------------------------------
 -- Searching
 

@@ -169,6 +169,12 @@ SELECT pg_temp.stats_match('srch_p');
 TRUNCATE srch_p_rs;   -- a partition emptied on its own: recounted
 INSERT INTO srch_p VALUES (4, 'python', 'def decode(doc): return json.loads(doc)', NULL);
 SELECT pg_temp.stats_match('srch_p');
+-- a partition created later counts too, also for DML addressed to it directly
+CREATE TABLE srch_p_go PARTITION OF srch_p FOR VALUES IN ('go');
+INSERT INTO srch_p_go VALUES (5, 'go', 'func ParseDate(s string) (time.Time, error)', NULL);
+UPDATE srch_p_go SET code = code || ' // parse';
+SELECT pg_temp.stats_match('srch_p');
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'srch_p_go'::regclass ORDER BY 1;
 -- rows without an embedding are found by the lexical leg alone
 SELECT id, lang FROM codevec.search(NULL::srch_p, 'decode json', 5);
 SELECT id FROM codevec.search(NULL::srch_p, 'decode', 5, '{"lang": "rust"}');
