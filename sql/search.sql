@@ -193,8 +193,8 @@ END
 $fn$;
 COMMENT ON FUNCTION codevec.lexical_fold(regclass) IS 'codevec search: folds a table''s statistics deltas into codevec.lexical_stats (the sums stay the same)';
 
--- Recount a table's statistics from its rows (after DML that no trigger saw: TRUNCATE or
--- DETACH of a partition, a partition attached or created after enable_search).
+-- Recount a table's statistics from its rows (after changes no trigger saw: TRUNCATE of a
+-- partition, ATTACH or DETACH of a partition that holds rows).
 CREATE FUNCTION codevec.lexical_recount(tbl regclass) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE n bigint;
