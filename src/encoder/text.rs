@@ -106,6 +106,16 @@ unsafe fn prefix(datum: pg_sys::Datum, limit: Option<usize>) -> (String, bool) {
     }
 }
 
+/// The whole text of a datum as UTF-8 (converted from the server encoding; invalid bytes,
+/// which a UTF-8 database never holds, become U+FFFD).
+///
+/// # Safety
+/// `datum` must be a non-null `text` datum.
+pub unsafe fn whole_text(datum: pg_sys::Datum) -> String {
+    // SAFETY: forwarded from the caller.
+    unsafe { prefix(datum, None) }.0
+}
+
 /// The text the model sees for `datum`: the whole value, or a prefix (cut at white space)
 /// that already yields the full 256 tokens, so truncation gives the same tokens.
 ///

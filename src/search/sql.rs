@@ -11,13 +11,20 @@ mod codevec {
     use codevec_lexical::tokenize::{tokenize_code, tokenize_query, QueryOptions};
     use pgrx::prelude::*;
 
+    use crate::encoder::text::{whole_text, TextArg};
     use crate::error::raise;
     use crate::search::lexvec::{LexIn, LexOut};
 
+    /// A text argument as UTF-8, whatever the server encoding.
+    fn utf8(t: &TextArg) -> String {
+        // SAFETY: a non-null text datum (every function here is STRICT).
+        unsafe { whole_text(t.0) }
+    }
+
     /// The lexical vector of a code text: its distinct code tokens, each with its count.
     #[pg_extern(immutable, strict, parallel_safe, cost = 1000, sql = false)]
-    fn lexical_vector(code: &str) -> LexOut {
-        LexOut::new(&DocTerms::from_tokens(&tokenize_code(code)))
+    fn lexical_vector(code: TextArg) -> LexOut {
+        LexOut::new(&DocTerms::from_tokens(&tokenize_code(&utf8(&code))))
     }
 
     /// The number of tokens a lexical vector counts (the BM25 document length).
@@ -28,8 +35,10 @@ mod codevec {
 
     /// A question's distinct tokens (stop words dropped) with their counts, by token.
     #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-    fn query_terms(query: &str) -> TableIterator<'static, (name!(term, String), name!(qtf, i32))> {
-        let toks = tokenize_query(query, QueryOptions::default());
+    fn query_terms(
+        query: TextArg,
+    ) -> TableIterator<'static, (name!(term, String), name!(qtf, i32))> {
+        let toks = tokenize_query(&utf8(&query), QueryOptions::default());
         TableIterator::new(
             distinct_terms(&toks)
                 .into_iter()
@@ -105,23 +114,37 @@ mod codevec {
         prepared::score(&q, |t| lex.tf(t), || lex.doc_len())
     }
 
+    thread_local! {
+        /// The last question's prior tokens: a search asks the priors of one question for
+        /// every candidate row.
+        static PRIOR_TOKENS: std::cell::RefCell<Option<(String, Vec<String>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    fn with_prior_tokens<R>(query: &str, f: impl FnOnce(&[String]) -> R) -> R {
+        PRIOR_TOKENS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.as_ref().is_none_or(|(q, _)| q != query) {
+                let toks = prior_tokens(&tokenize_query(query, QueryOptions::default()));
+                *c = Some((query.to_string(), toks));
+            }
+            f(&c.as_ref().expect("just set").1)
+        })
+    }
+
     /// Symbol prior: the share of the symbol's last name's parts the question mentions.
     #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-    fn symbol_prior(query: &str, symbol: &str) -> f64 {
-        symbol_match(
-            &prior_tokens(&tokenize_query(query, QueryOptions::default())),
-            symbol,
-        )
+    fn symbol_prior(query: TextArg, symbol: TextArg) -> f64 {
+        let symbol = utf8(&symbol);
+        with_prior_tokens(&utf8(&query), |q| symbol_match(q, &symbol))
     }
 
     /// Path prior: the share of the file's and its directory's name parts the question
     /// mentions (generic parts such as src, lib, mod skipped).
     #[pg_extern(immutable, strict, parallel_safe, sql = false)]
-    fn path_prior(query: &str, path: &str) -> f64 {
-        path_match(
-            &prior_tokens(&tokenize_query(query, QueryOptions::default())),
-            path,
-        )
+    fn path_prior(query: TextArg, path: TextArg) -> f64 {
+        let path = utf8(&path);
+        with_prior_tokens(&utf8(&query), |q| path_match(q, &path))
     }
 }
 

@@ -214,6 +214,21 @@ SELECT * FROM codevec.train_adapter('srch', 'srch_pairs');
 SELECT codevec.apply_adapter(codevec.embed('x'), '\x00');
 SELECT codevec.bm25(codevec.lexical_vector('x'), '\x00');
 
+-- a database that is not UTF-8: non-ASCII code is tokenized and found (it was an ERROR)
+SELECT current_database() AS srch_home \gset
+CREATE DATABASE srch_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c srch_latin1
+SET client_min_messages = warning;
+CREATE EXTENSION codevec;
+CREATE TABLE l1 (id int, code text, emb embedding(384));
+SELECT codevec.enable_search('l1', 'code', 'emb');
+INSERT INTO l1 VALUES (1, 'def größe_berechnen(x): return x', NULL), (2, 'def other(): pass', NULL);
+SELECT id FROM codevec.search(NULL::l1, 'größe berechnen', 1);
+SELECT codevec.symbol_prior('größe berechnen', 'größe_berechnen');
+\c :srch_home
+SET client_min_messages = warning;
+DROP DATABASE srch_latin1;
+
 -- disable_search undoes everything; dropping a table forgets it
 SELECT codevec.disable_search('srch');
 SELECT count(*) FROM codevec.lexical_stats WHERE relid = 'srch'::regclass;
