@@ -22,6 +22,17 @@ pub fn raise(
     unreachable!("ERROR does not return")
 }
 
+/// Raise `ERROR` 22023 (invalid_parameter_value) with `msg`. Never returns.
+#[track_caller]
+pub fn invalid(msg: String) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        msg,
+        None,
+        None,
+    )
+}
+
 /// The SQLSTATE for a vector error.
 pub fn sqlstate(e: &VectorError) -> PgSqlErrorCode {
     match e {

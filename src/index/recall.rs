@@ -6,16 +6,7 @@ use std::collections::HashSet;
 use pgrx::prelude::*;
 use pgrx::spi::SpiResult;
 
-use crate::error::raise;
-
-fn invalid(msg: String) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        msg,
-        None,
-        None,
-    )
-}
+use crate::error::{invalid, raise};
 
 /// Rows of a one-text-column query.
 fn texts(sql: &str) -> Vec<String> {

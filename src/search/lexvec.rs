@@ -151,49 +151,63 @@ impl<'a> LexIn<'a> {
         unsafe { self.end.offset_from(self.strs) as usize }
     }
 
-    /// Lexeme `i` and its count: the value of its first position (1 when it has none).
-    /// Out-of-range offsets (a corrupt or foreign value) read as an empty lexeme.
-    pub fn entry(&self, i: usize) -> (&'a [u8], u32) {
+    /// Entry `i`'s lexeme offset and length, when they lie inside the lexeme area (a corrupt
+    /// or foreign value may point outside it).
+    fn span(&self, i: usize) -> Option<(&pg_sys::WordEntry, usize, usize)> {
         debug_assert!(i < self.size);
         // SAFETY: i < size, and the entry array lies inside the datum (checked on entry).
         let e = unsafe { &*self.entries.add(i) };
         let (pos, len) = (e.pos() as usize, e.len() as usize);
-        let avail = self.data_len();
-        if pos + len > avail {
-            return (&[], 0);
-        }
-        // SAFETY: [pos, pos + len) is inside the lexeme area (checked just above).
-        let lex = unsafe { std::slice::from_raw_parts(self.strs.add(pos), len) };
-        let mut tf = 1u32;
-        if e.haspos() != 0 {
-            let at = short_align(pos + len);
-            if at + 4 <= avail {
-                // SAFETY: at + 4 ≤ the lexeme area's length (checked): npos and the first
-                // position, read unaligned.
-                let (npos, first) = unsafe {
-                    (
-                        std::ptr::read_unaligned(self.strs.add(at) as *const u16),
-                        std::ptr::read_unaligned(self.strs.add(at + 2) as *const u16),
-                    )
-                };
-                if npos > 0 {
-                    tf = u32::from(first & 0x3fff).max(1);
-                }
-            }
-        }
-        (lex, tf)
+        (pos + len <= self.data_len()).then_some((e, pos, len))
     }
 
-    /// The count of `term` (0 when absent), by binary search over the sorted lexemes.
+    /// Lexeme `i` (empty when its offsets are out of range).
+    fn lexeme(&self, i: usize) -> &'a [u8] {
+        match self.span(i) {
+            // SAFETY: [pos, pos + len) is inside the lexeme area (checked by span).
+            Some((_, pos, len)) => unsafe { std::slice::from_raw_parts(self.strs.add(pos), len) },
+            None => &[],
+        }
+    }
+
+    /// Lexeme `i`'s count: the value of its first position (1 when it has none, 0 when its
+    /// offsets are out of range).
+    fn count(&self, i: usize) -> u32 {
+        let Some((e, pos, len)) = self.span(i) else {
+            return 0;
+        };
+        if e.haspos() == 0 {
+            return 1;
+        }
+        let at = short_align(pos + len);
+        if at + 4 > self.data_len() {
+            return 1;
+        }
+        // SAFETY: at + 4 ≤ the lexeme area's length (checked): npos and the first position,
+        // read unaligned.
+        let (npos, first) = unsafe {
+            (
+                std::ptr::read_unaligned(self.strs.add(at) as *const u16),
+                std::ptr::read_unaligned(self.strs.add(at + 2) as *const u16),
+            )
+        };
+        if npos > 0 {
+            u32::from(first & 0x3fff).max(1)
+        } else {
+            1
+        }
+    }
+
+    /// The count of `term` (0 when absent), by binary search over the sorted lexemes; only
+    /// the match's count is read.
     pub fn tf(&self, term: &[u8]) -> u32 {
         let (mut lo, mut hi) = (0usize, self.size);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let (lex, tf) = self.entry(mid);
-            match lex.cmp(term) {
+            match self.lexeme(mid).cmp(term) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return tf,
+                std::cmp::Ordering::Equal => return self.count(mid),
             }
         }
         0
@@ -201,7 +215,7 @@ impl<'a> LexIn<'a> {
 
     /// The document length: the sum of the counts.
     pub fn doc_len(&self) -> u64 {
-        (0..self.size).map(|i| u64::from(self.entry(i).1)).sum()
+        (0..self.size).map(|i| u64::from(self.count(i))).sum()
     }
 }
 
@@ -233,22 +247,20 @@ unsafe impl<'fcx> ArgAbi<'fcx> for LexIn<'fcx> {
     }
 }
 
-// SAFETY: both wrappers hold PostgreSQL `tsvector` values.
-unsafe impl SqlTranslatable for LexOut {
-    const TYPE_IDENT: &'static str = "pg_catalog::tsvector";
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal("tsvector"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("tsvector")));
+/// Maps a wrapper to PostgreSQL's `tsvector` (a type pgrx does not know).
+macro_rules! tsvector_sql {
+    ($t:ty) => {
+        // SAFETY: both wrappers hold PostgreSQL `tsvector` values.
+        unsafe impl SqlTranslatable for $t {
+            const TYPE_IDENT: &'static str = "pg_catalog::tsvector";
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal("tsvector"));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal("tsvector")));
+        }
+    };
 }
 
-// SAFETY: as for LexOut.
-unsafe impl SqlTranslatable for LexIn<'_> {
-    const TYPE_IDENT: &'static str = "pg_catalog::tsvector";
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal("tsvector"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("tsvector")));
-}
+tsvector_sql!(LexOut);
+tsvector_sql!(LexIn<'_>);

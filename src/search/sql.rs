@@ -12,7 +12,7 @@ mod codevec {
     use pgrx::prelude::*;
 
     use crate::encoder::text::{whole_text, TextArg};
-    use crate::error::raise;
+    use crate::error::{invalid, raise};
     use crate::search::lexvec::{LexIn, LexOut};
 
     /// A text argument as UTF-8, whatever the server encoding.
@@ -43,15 +43,6 @@ mod codevec {
             distinct_terms(&toks)
                 .into_iter()
                 .map(|(t, n)| (t, n.min(i32::MAX as u32) as i32)),
-        )
-    }
-
-    fn invalid(msg: String) -> ! {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            msg,
-            None,
-            None,
         )
     }
 
