@@ -35,4 +35,26 @@ mod tests {
     fn operand_dimensions_must_match() {
         Spi::run("SELECT '[1,2]'::embedding <=> '[1,2,3]'::embedding").unwrap();
     }
+
+    #[pg_test]
+    fn ivf_page_header_is_the_one_page_init_writes() {
+        use codevec_ivf::pages::format::{kind, Page, DATA_OFF, DATA_SIZE, SPECIAL_SIZE};
+        // The crate lays out the page header itself (its in-memory store has no PageInit);
+        // it must be byte for byte PostgreSQL's, with pd_lower at the end of our data area.
+        let mut ours = Page::zeroed();
+        ours.init(kind::CODE);
+        let mut pg = Page::zeroed();
+        // SAFETY: `pg` is a BLCKSZ page buffer owned here.
+        unsafe {
+            pgrx::pg_sys::PageInit(pg.0.as_mut_ptr().cast(), pg.0.len(), SPECIAL_SIZE);
+            let hdr = pg.0.as_mut_ptr() as *mut pgrx::pg_sys::PageHeaderData;
+            (*hdr).pd_lower = (DATA_OFF + DATA_SIZE) as u16;
+        }
+        pg.set_special(ours.special());
+        assert_eq!(ours.0[..], pg.0[..]);
+        assert_eq!(
+            DATA_OFF,
+            std::mem::offset_of!(pgrx::pg_sys::PageHeaderData, pd_linp)
+        );
+    }
 }

@@ -8,10 +8,10 @@ use codevec_ivf::{defaults, BuildConfig, BuildError, BuildProgress, IvfIndex, Me
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use super::meta::{self, MetaData, META_BLOCK};
-use super::page::{
-    self, kind, loc_pack, CodeLayout, CodePage, DirEntry, VecLayout, Wal, INVALID_BLOCK,
-};
+use codevec_ivf::pages::build::{write_first_meta, write_index};
+
+use super::meta::{self, MetaData};
+use super::store::{ok, BufferStore, Pause};
 use super::{check_max_dims, index_kind, read_vector, tid_pack, Elem};
 use crate::error::raise;
 
@@ -258,18 +258,16 @@ unsafe fn build_pages(
 ) {
     let rows = tids.len();
     // metapage first: block 0
-    // SAFETY: a new exclusively locked buffer; the index is empty.
-    unsafe {
-        let b = page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-        assert_eq!(pg_sys::BufferGetBlockNumber(b), META_BLOCK);
-        let mut wal = Wal::start(index);
-        let p = wal.register(b, true);
-        page::init_page(p, kind::META);
-        let d = if dims > 0 { dims } else { typmod_dims(index) };
-        meta::write_meta_page(p, &MetaData::untrained(metric, elem, d, opt_lists));
-        wal.finish();
-        page::release(b);
-    }
+    // SAFETY: index is open and empty; we are its only writer during the build.
+    let store = unsafe { BufferStore::main(index, Pause::Interrupts) };
+    let d = if dims > 0 {
+        dims
+    } else {
+        // SAFETY: index is open.
+        unsafe { typmod_dims(index) }
+    };
+    let template = MetaData::untrained(metric, elem as u32, d, opt_lists);
+    ok(write_first_meta(&store, &template));
     if rows == 0 {
         pgrx::notice!("ivf index built on an empty table: the first insert trains a single list; REINDEX after loading data to train lists = round(sqrt(rows))");
         return;
@@ -331,164 +329,14 @@ unsafe fn build_pages(
     pg_sys::check_for_interrupts!();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
-    // SAFETY: index is open; we are the only writer during the build.
-    unsafe { write_index(index, &ivf, metric, elem, opt_lists) };
-}
-
-/// Writes the pages of a trained in-memory index after the metapage.
-unsafe fn write_index(
-    index: pg_sys::Relation,
-    ivf: &IvfIndex,
-    metric: Metric,
-    elem: Elem,
-    opt_lists: i32,
-) {
-    let model = ivf.model();
-    let dims = model.dim();
-    let mut floats = Vec::with_capacity(dims * (1 + model.nlists()));
-    floats.extend_from_slice(model.center());
-    floats.extend_from_slice(model.centroids());
-    // SAFETY: building; all writes below append new pages.
-    let (cstart, cpages) = unsafe { meta::write_centroids(index, &floats) };
-    drop(floats);
-
-    // vector pages: every list's f16 copies, list after list
-    let vl = VecLayout::new(dims);
-    let mut vec_first = INVALID_BLOCK;
-    let mut vec_last = INVALID_BLOCK;
-    let mut done = 0usize;
-    {
-        let mut cur: Option<(pg_sys::Buffer, Wal, pg_sys::Page)> = None;
-        let mut slot = 0usize;
-        for list in ivf.lists() {
-            for i in 0..list.len() {
-                if cur.is_none() || slot == vl.per_page {
-                    if let Some((b, wal, p)) = cur.take() {
-                        // SAFETY: finishing the page we filled.
-                        unsafe { (*page::special(p)).count = slot as u16 };
-                        wal.finish();
-                        // SAFETY: our locked buffer.
-                        unsafe { page::release(b) };
-                    }
-                    // SAFETY: a new locked buffer registered as a full image.
-                    unsafe {
-                        let b = page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-                        let blk = pg_sys::BufferGetBlockNumber(b);
-                        if vec_first == INVALID_BLOCK {
-                            vec_first = blk;
-                        }
-                        assert!(
-                            vec_last == INVALID_BLOCK || blk == vec_last + 1,
-                            "vector pages must be consecutive"
-                        );
-                        vec_last = blk;
-                        let mut wal = Wal::start(index);
-                        let p = wal.register(b, true);
-                        page::init_page(p, kind::VEC);
-                        cur = Some((b, wal, p));
-                    }
-                    slot = 0;
-                    pg_sys::check_for_interrupts!();
-                }
-                let (_, _, p) = cur.as_ref().expect("current page");
-                // SAFETY: slot < per_page on a registered vector page.
-                unsafe { vl.write(*p, slot, list.f16f[i], &list.vecs[i * dims..(i + 1) * dims]) };
-                slot += 1;
-                done += 1;
-            }
-        }
-        if let Some((b, wal, p)) = cur.take() {
-            // SAFETY: finishing the last vector page.
-            unsafe { (*page::special(p)).count = slot as u16 };
-            wal.finish();
-            // SAFETY: our locked buffer.
-            unsafe { page::release(b) };
-        }
-    }
-    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, (done / 2) as i64);
-
-    // code pages: one chain of consecutive blocks per list
-    let cl = CodeLayout::new(dims);
-    let cap = cl.capacity();
-    let mut dir = Vec::with_capacity(ivf.lists().len());
-    let mut g = 0usize; // global vector index, matches the vector-page order above
-    for list in ivf.lists() {
-        let n = list.len();
-        let mut entry = DirEntry {
-            head: INVALID_BLOCK,
-            tail: INVALID_BLOCK,
-            count: n as u32,
-            reserved: 0,
-        };
-        let npages = n.div_ceil(cap);
-        let mut prev: Option<(pg_sys::Buffer, Wal, pg_sys::Page)> = None;
-        for pg_i in 0..npages {
-            // SAFETY: a new locked buffer registered as a full image; the previous page of
-            // the chain stays registered until its next pointer is set.
-            unsafe {
-                let b = page::new_buffer(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-                let blk = pg_sys::BufferGetBlockNumber(b);
-                if let Some((pb, pwal, pp)) = prev.take() {
-                    (*page::special(pp)).next = blk;
-                    pwal.finish();
-                    page::release(pb);
-                }
-                if entry.head == INVALID_BLOCK {
-                    entry.head = blk;
-                }
-                entry.tail = blk;
-                let mut wal = Wal::start(index);
-                let p = wal.register(b, true);
-                page::init_page(p, kind::CODE);
-                let mut cp = CodePage::new(p, cl);
-                let lo = pg_i * cap;
-                let hi = (lo + cap).min(n);
-                for i in lo..hi {
-                    let code = codevec_ivf::quant::scan::read_code(&list.codes, cl.words, i);
-                    let f = list.code_factors(i);
-                    let gi = g + i;
-                    let loc = loc_pack(vec_first + (gi / vl.per_page) as u32, gi % vl.per_page);
-                    cp.set(i - lo, &code, &f, list.ids[i], loc);
-                }
-                (*page::special(p)).count = (hi - lo) as u16;
-                prev = Some((b, wal, p));
-            }
-        }
-        if let Some((pb, pwal, _)) = prev.take() {
-            pwal.finish();
-            // SAFETY: our locked buffer.
-            unsafe { page::release(pb) };
-        }
-        g += n;
-        dir.push(entry);
-        pg_sys::check_for_interrupts!();
-    }
-    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, ivf.len() as i64);
-    // SAFETY: building; appends the directory.
-    let (dstart, dpages) = unsafe { meta::write_directory(index, &dir) };
-
-    // finally the metapage
-    let m = MetaData {
-        lists: model.nlists() as u32,
-        seed: model.seed(),
-        centroid_start: cstart,
-        centroid_pages: cpages,
-        dir_start: dstart,
-        dir_pages: dpages,
-        vec_tail: vec_last,
-        build_rows: ivf.len() as u64,
-        build_id: meta::new_build_id(),
-        ..MetaData::untrained(metric, elem, dims, opt_lists)
-    };
-    // SAFETY: the metapage exists; exclusive lock while logging the change.
-    unsafe {
-        let b = page::lock_buffer(index, META_BLOCK, true);
-        let mut wal = Wal::start(index);
-        let p = wal.register(b, false);
-        meta::write_meta_page(p, &m);
-        wal.finish();
-        page::release(b);
-    }
+    let rows_done = |n: usize| progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, n as i64);
+    ok(write_index(
+        &store,
+        &ivf,
+        &template,
+        meta::new_build_id(),
+        &mut { rows_done },
+    ));
 }
 
 /// `ambuildempty`: the init fork of an unlogged index (an untrained metapage).
@@ -503,17 +351,11 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     unsafe {
         let (metric, elem) = index_kind(index);
         let opt = super::options::lists_option(index);
-        let b = page::new_buffer(index, pg_sys::ForkNumber::INIT_FORKNUM);
-        assert_eq!(pg_sys::BufferGetBlockNumber(b), META_BLOCK);
-        let mut wal = Wal::start(index);
-        let p = wal.register(b, true);
-        page::init_page(p, kind::META);
-        meta::write_meta_page(
-            p,
-            &MetaData::untrained(metric, elem, typmod_dims(index), opt),
-        );
-        wal.finish();
-        page::release(b);
+        let store = BufferStore::init_fork(index);
+        ok(write_first_meta(
+            &store,
+            &MetaData::untrained(metric, elem as u32, typmod_dims(index), opt),
+        ));
         let nblocks =
             pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::INIT_FORKNUM);
         pg_sys::log_newpage_range(index, pg_sys::ForkNumber::INIT_FORKNUM, 0, nblocks, true);

@@ -2,17 +2,20 @@
 //! (metric and element type of an index, reading a vector datum, TID packing).
 //!
 //! One file per phase, like pgvector: `options` (reloptions), `meta` (metapage, model cache),
-//! `page` (page layouts, WAL guard), `build`, `insert`, `scan`, `vacuum`, `cost`, `recall`.
-//! The compute (k-means, codes, bounds) is the `codevec-ivf` crate. See `docs/ivf.md`.
+//! `store` (the crate's page store over shared buffers and GenericXLog), `build`, `insert`,
+//! `scan`, `vacuum`, `cost`, `recall`. The compute (k-means, codes, bounds) and the list
+//! algorithms over pages (`codevec_ivf::pages`: format, build writer, insert, bulk delete,
+//! the scan's list source) are the `codevec-ivf` crate; these files are glue. See
+//! `docs/ivf.md`.
 
 pub mod build;
 pub mod cost;
 pub mod insert;
 pub mod meta;
 pub mod options;
-pub mod page;
 pub mod recall;
 pub mod scan;
+pub mod store;
 pub mod vacuum;
 
 use codevec_ivf::Metric;
@@ -29,7 +32,7 @@ use crate::types::varlena::VectorIn;
 
 /// Largest dimension the index accepts: one `f16` copy must fit a vector page and one
 /// 8-lane code record a code page.
-pub const MAX_DIMS: usize = 4000;
+pub use codevec_ivf::pages::meta::MAX_DIMS;
 
 /// Element type of the indexed column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,24 +51,6 @@ impl Elem {
         } else {
             Elem::F32
         }
-    }
-}
-
-/// Metric to metapage code.
-pub fn metric_code(m: Metric) -> u32 {
-    match m {
-        Metric::L2 => 0,
-        Metric::Cosine => 1,
-        Metric::InnerProduct => 2,
-    }
-}
-
-/// Metapage code to metric.
-pub fn metric_from_code(c: u32) -> Metric {
-    match c {
-        1 => Metric::Cosine,
-        2 => Metric::InnerProduct,
-        _ => Metric::L2,
     }
 }
 

@@ -10,16 +10,15 @@
 //! executor's reorder queue recomputes the exact distance from the heap row.
 //! `codevec.iterative_scan` picks [`OrderMode`]: strict (always sorted), relaxed, off.
 
-use codevec_ivf::ordered::{
-    scan_keys, Candidate, KeySink, ListSource, OrderMode, OrderedScan, ScanParams,
-};
-use codevec_ivf::{defaults, BoundQuery, QueryState};
+use codevec_ivf::ordered::{Candidate, OrderMode, OrderedScan, ScanParams};
+use codevec_ivf::pages::source::PagedLists;
+use codevec_ivf::{defaults, QueryState};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use super::meta::{self, MetaData};
-use super::page::{self, kind, loc_unpack, CodeLayout, CodePage, VecLayout, INVALID_BLOCK};
-use super::{dims_mismatch, read_vector, tid_unpack};
+use super::store::{self, BufferStore, Pause};
+use super::{dims_mismatch, read_vector, tid_unpack, Elem};
 use crate::gucs;
 
 /// Per-scan state (boxed in `scan->opaque`).
@@ -29,16 +28,19 @@ struct ScanState {
     qs: QueryState,
     scan: Option<OrderedScan>,
     qbuf: Vec<f32>,
+    /// The index's pages (kept for the scan: it caches the relation's size).
+    store: Option<BufferStore>,
 }
 
 impl ScanState {
     fn new() -> Self {
         ScanState {
-            meta: MetaData::untrained(codevec_ivf::Metric::L2, super::Elem::F32, 0, -1),
+            meta: MetaData::untrained(codevec_ivf::Metric::L2, Elem::F32 as u32, 0, -1),
             heads: vec![],
             qs: QueryState::new(),
             scan: None,
             qbuf: vec![],
+            store: None,
         }
     }
 }
@@ -122,13 +124,14 @@ pub unsafe extern "C-unwind" fn amrescan(
         if key.sk_flags & pg_sys::SK_ISNULL as i32 != 0 || m.lists == 0 {
             return;
         }
-        read_vector(key.sk_argument, m.elem(), &mut st.qbuf);
+        read_vector(key.sk_argument, Elem::from_u32(m.elem), &mut st.qbuf);
         if st.qbuf.len() != m.dims as usize {
             dims_mismatch("query vector", st.qbuf.len(), m.dims as usize);
         }
         let model = meta::model(index, &m);
         model.prepare_query(&st.qbuf, &mut st.qs);
-        st.heads = meta::read_directory(index, &m)
+        let bs = st.store.insert(BufferStore::main(index, Pause::Interrupts));
+        st.heads = store::ok(codevec_ivf::pages::read::read_directory(bs, &m))
             .iter()
             .map(|e| e.head)
             .collect();
@@ -180,86 +183,6 @@ unsafe fn count_index_scan(index: pg_sys::Relation) {
     }
 }
 
-/// The index's lists as a [`ListSource`]: chains of code pages from `heads`, `f16` copies
-/// on vector pages (each page share-locked while read, one lock at a time).
-struct PageSource<'a> {
-    index: pg_sys::Relation,
-    heads: &'a [u32],
-    dims: usize,
-}
-
-impl ListSource for PageSource<'_> {
-    fn scan_list<K: KeySink>(
-        &mut self,
-        qs: &QueryState,
-        list: usize,
-        confidence: f32,
-        sink: &mut K,
-    ) -> usize {
-        let lay = CodeLayout::new(self.dims);
-        let mut blk = self.heads[list];
-        let mut entries = 0;
-        while blk != INVALID_BLOCK {
-            // SAFETY: the index is open for the scan; chain blocks exist; the page is read
-            // under a share lock, released before the next one is taken.
-            unsafe {
-                let b = page::lock_buffer(self.index, blk, false);
-                let p = page::buffer_page(b);
-                let sp = page::check_page(p, kind::CODE, blk, lay.capacity());
-                let n = sp.count as usize;
-                entries += n;
-                if n > 0 {
-                    let cp = CodePage::new(p, lay);
-                    scan_keys(
-                        qs,
-                        list,
-                        cp.codes(n),
-                        n,
-                        cp.factors(n),
-                        confidence,
-                        |i| (cp.tid(i), cp.loc(i)),
-                        sink,
-                    );
-                }
-                page::release(b);
-                blk = sp.next;
-            }
-        }
-        entries
-    }
-
-    fn rerank(
-        &mut self,
-        bq: &BoundQuery<'_>,
-        cands: &mut [Candidate],
-        emit: &mut dyn FnMut(f32, u64),
-    ) {
-        let vl = VecLayout::new(self.dims);
-        cands.sort_unstable_by_key(|c| c.loc);
-        let mut i = 0;
-        while i < cands.len() {
-            let (blk, _) = loc_unpack(cands[i].loc);
-            // SAFETY: vector pages exist; share lock while reading.
-            unsafe {
-                let b = page::lock_buffer(self.index, blk, false);
-                let p = page::buffer_page(b);
-                page::check_kind(p, kind::VEC, blk);
-                while i < cands.len() && loc_unpack(cands[i].loc).0 == blk {
-                    let (_, slot) = loc_unpack(cands[i].loc);
-                    let (f, v) = vl.read(p, slot);
-                    emit(bq.lower_bound(v, f), cands[i].id);
-                    i += 1;
-                }
-                page::release(b);
-            }
-        }
-    }
-
-    fn checkpoint(&mut self) {
-        pg_sys::check_for_interrupts!();
-    }
-}
-
 /// `amgettuple`: the next TID with its lower bound.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn amgettuple(
@@ -272,12 +195,19 @@ pub unsafe extern "C-unwind" fn amgettuple(
         let Some(os) = st.scan.as_mut() else {
             return false;
         };
-        let mut src = PageSource {
-            index: (*scan).indexRelation,
-            heads: &st.heads,
-            dims: st.meta.dims as usize,
-        };
-        let Some((tid, lb)) = os.next(&mut src, &st.qs) else {
+        let bs = st.store.as_ref().expect("rescanned with a trained index");
+        let mut src = PagedLists::new(bs, &st.heads, st.meta.dims as usize);
+        let next = os.next(&mut src, &st.qs);
+        // a corrupt page stopped its list: raise it before using anything of this step
+        if let Some(e) = src.error() {
+            store::raise(e);
+        }
+        if let Some(what) = os.failed() {
+            store::raise(codevec_ivf::pages::store::StoreError::OutOfMemory(
+                what.into(),
+            ));
+        }
+        let Some((tid, lb)) = next else {
             st.scan = None;
             return false;
         };

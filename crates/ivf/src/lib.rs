@@ -131,6 +131,7 @@ pub mod metric;
 pub mod model;
 pub mod npy;
 pub mod ordered;
+pub mod pages;
 mod pool;
 pub mod quant;
 pub mod rng;

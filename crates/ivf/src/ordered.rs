@@ -304,6 +304,11 @@ pub struct OrderedScan {
     dropped: usize,
     reranked: usize,
     buf: Vec<Candidate>,
+    /// Entries of the first lists at the first window (caps later windows).
+    first_rows: usize,
+    /// Set when memory for the scan could not be reserved: the scan then ends, and the
+    /// caller must raise it (an allocation failure is an error, never an abort).
+    failed: Option<&'static str>,
 }
 
 impl OrderedScan {
@@ -331,7 +336,14 @@ impl OrderedScan {
             dropped: 0,
             reranked: 0,
             buf: vec![],
+            first_rows: 0,
+            failed: None,
         }
+    }
+
+    /// What memory could not be reserved, when the scan ended for that reason.
+    pub fn failed(&self) -> Option<&'static str> {
+        self.failed
     }
 
     /// Lists probed so far.
@@ -394,7 +406,11 @@ impl OrderedScan {
     /// Scans the first lists for the next window of keys; returns it and the number of
     /// entries of those lists.
     fn window<S: ListSource>(&mut self, src: &mut S, qs: &QueryState) -> (Vec<Candidate>, usize) {
-        let cap = self.p.rerank.saturating_mul(1 << self.windows.min(20));
+        let mut cap = self.p.rerank.saturating_mul(1 << self.windows.min(20));
+        if self.windows > 0 {
+            // a window as large as the first lists takes all of them: never reserve more
+            cap = cap.min(self.first_rows.max(self.p.rerank) + 1);
+        }
         let lo = if self.windows == 0 {
             f32::NEG_INFINITY
         } else {
@@ -407,11 +423,18 @@ impl OrderedScan {
             lo,
             seen: &self.seen,
         };
-        best.res.reset(cap);
+        if best.res.try_reset(cap).is_err() {
+            self.failed = Some("ivf scan: a window of candidates");
+            self.windows_done = true;
+            return (vec![], 0);
+        }
         let mut rows = 0;
         for j in 0..self.first {
             src.checkpoint();
             rows += src.scan_list(qs, self.order[j].0 as usize, self.p.confidence, &mut best);
+        }
+        if self.windows == 1 {
+            self.first_rows = rows;
         }
         let mut kept = vec![];
         best.res.drain_sorted(&mut kept);
@@ -426,6 +449,10 @@ impl OrderedScan {
         self.windows_done = batch.len() < cap;
         self.window_cut = batch.last().map_or(f32::INFINITY, |c| c.key);
         if !self.windows_done {
+            if self.seen.try_reserve(batch.len()).is_err() {
+                self.failed = Some("ivf scan: ids of the rows already reranked");
+                return (vec![], rows);
+            }
             self.seen.extend(batch.iter().map(|c| c.id));
         }
         (batch, rows)
@@ -445,6 +472,10 @@ impl OrderedScan {
     }
 
     fn push_pending(&mut self, mut v: Vec<Candidate>) {
+        if self.pending.try_reserve(v.len()).is_err() {
+            self.failed = Some("ivf scan: candidates waiting for their rerank");
+            return;
+        }
         self.pending.extend(v.drain(..).map(Reverse));
         self.buf = v;
         if self.pending.len() + self.seen.len() > self.p.max_pending {
@@ -475,6 +506,9 @@ impl OrderedScan {
             self.start(src, qs);
         }
         loop {
+            if self.failed.is_some() {
+                return None;
+            }
             if self.p.mode != OrderMode::FirstBatch {
                 let target = self.lists_target();
                 while self.next_list < target {

@@ -173,10 +173,15 @@ fn cmp_pair(a: &(f32, u64), b: &(f32, u64)) -> std::cmp::Ordering {
 impl Reservoir {
     /// Empties and sets the capacity (≥ 1).
     pub fn reset(&mut self, cap: usize) {
+        self.try_reset(cap).expect("reservoir memory");
+    }
+
+    /// [`Reservoir::reset`], failing instead of aborting when the memory cannot be had.
+    pub fn try_reset(&mut self, cap: usize) -> Result<(), std::collections::TryReserveError> {
         self.cap = cap.max(1);
         self.buf.clear();
-        self.buf.reserve(2 * self.cap + 64);
         self.thr = f32::INFINITY;
+        self.buf.try_reserve(2 * self.cap + 64)
     }
 
     /// Candidates with a distance above this value are certainly not kept.
