@@ -485,7 +485,7 @@ BEGIN
   RETURN codevec.lexical_recount(tbl);
 END
 $fn$;
-COMMENT ON FUNCTION codevec.search_analyze(regclass) IS 'recounts a search-enabled table''s BM25 statistics from its rows and puts the statistics triggers on partitions added since codevec.enable_search; needed only after DML no trigger sees (DETACH PARTITION, ATTACH or CREATE ... PARTITION OF)';
+COMMENT ON FUNCTION codevec.search_analyze(regclass) IS 'recounts a search-enabled table''s BM25 statistics from its rows and puts the statistics triggers on partitions added since codevec.enable_search; needed only after changes no trigger sees (e.g. a restore of the rows without their triggers)';
 
 -- Dropped tables take their search state with them (see codevec.sync_forget_dropped for
 -- why SECURITY DEFINER).
@@ -512,8 +512,7 @@ COMMENT ON EVENT TRIGGER codevec_search_forget_dropped IS 'codevec search: forge
 
 -- A partition created later (CREATE TABLE ... PARTITION OF a search-enabled table) gets the
 -- statistics triggers at once, so DML addressed to it directly is counted too. It is empty
--- when created, so nothing needs counting. (ATTACH and DETACH of a partition that holds rows
--- still need codevec.search_analyze.) During pg_restore the configuration is loaded after
+-- when created, so nothing needs counting (ATTACH and DETACH: see the next trigger). During pg_restore the configuration is loaded after
 -- the tables are created, so this does nothing there and the dumped triggers are restored.
 CREATE FUNCTION codevec.search_cover_new_partitions() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
@@ -536,6 +535,63 @@ REVOKE ALL ON FUNCTION codevec.search_cover_new_partitions() FROM PUBLIC;
 CREATE EVENT TRIGGER codevec_search_cover_new_partitions ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
   EXECUTE FUNCTION codevec.search_cover_new_partitions();
 COMMENT ON EVENT TRIGGER codevec_search_cover_new_partitions IS 'codevec search: new partitions of search-enabled tables count in their BM25 statistics';
+
+-- ATTACH and DETACH PARTITION move rows in or out of a search-enabled table without any
+-- row trigger firing. After an ALTER TABLE of a partitioned table, partitions of a search
+-- tree that lack the statistics triggers (attached) get them, tables that still carry them
+-- but count for no search-enabled table any more (detached) lose them, and when either
+-- happened the tree's statistics are recounted. An ALTER TABLE that changes no membership
+-- costs two catalog queries. (During pg_restore the configuration is loaded after the
+-- partitions are attached, so this does nothing there.)
+CREATE FUNCTION codevec.search_follow_partitions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE rel oid; root regclass; member oid; trg text; changed boolean := false; roots regclass[] := '{}';
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM codevec.search_config) THEN
+    RETURN;
+  END IF;
+  FOR rel IN SELECT DISTINCT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+              JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) c.objid
+              WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND c.objsubid OPERATOR(pg_catalog.=) 0 AND k.relkind OPERATOR(pg_catalog.=) 'p' LOOP
+    root := codevec.search_root(rel);
+    -- (the root carries the triggers once codevec.enable_search is done: its own ALTER
+    -- TABLE ... ADD COLUMN codevec_lex runs before it puts them on)
+    IF root IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) root
+                                    AND g.tgname OPERATOR(pg_catalog.=) 'codevec_search_insert') THEN
+      FOR member IN SELECT p.relid FROM pg_catalog.pg_partition_tree(rel) p
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid OPERATOR(pg_catalog.=) p.relid
+                                      AND g.tgname OPERATOR(pg_catalog.=) 'codevec_search_insert') LOOP
+        PERFORM codevec.search_add_triggers(member::pg_catalog.regclass);
+        changed := true;
+      END LOOP;
+      roots := roots OPERATOR(pg_catalog.||) root;
+    END IF;
+  END LOOP;
+  IF pg_catalog.cardinality(roots) OPERATOR(pg_catalog.=) 0 AND NOT changed THEN
+    -- a DETACH from a search tree leaves the parent in it: roots is set then
+    RETURN;
+  END IF;
+  FOR member IN SELECT DISTINCT g.tgrelid FROM pg_catalog.pg_trigger g
+                WHERE g.tgname OPERATOR(pg_catalog.=) 'codevec_search_insert'
+                  AND codevec.search_root(g.tgrelid) IS NULL LOOP
+    FOREACH trg IN ARRAY ARRAY['codevec_search_insert', 'codevec_search_update', 'codevec_search_delete', 'codevec_search_truncate'] LOOP
+      EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', trg, member::pg_catalog.regclass);
+    END LOOP;
+    changed := true;
+  END LOOP;
+  IF changed THEN
+    FOR root IN SELECT DISTINCT r FROM pg_catalog.unnest(roots) r LOOP
+      PERFORM codevec.lexical_recount(root);
+    END LOOP;
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION codevec.search_follow_partitions() IS 'event trigger of codevec search: after ATTACH or DETACH PARTITION, moves the statistics triggers and recounts the search-enabled table';
+REVOKE ALL ON FUNCTION codevec.search_follow_partitions() FROM PUBLIC;
+CREATE EVENT TRIGGER codevec_search_follow_partitions ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION codevec.search_follow_partitions();
+COMMENT ON EVENT TRIGGER codevec_search_follow_partitions IS 'codevec search: partitions attached to or detached from search-enabled tables count, or stop counting, in their BM25 statistics';
 
 -- ---------------------------------------------------------------------------------------
 -- Searching

@@ -512,3 +512,47 @@ fn errors_carry_no_rust_backtrace() {
     );
     c.batch_execute("RESET statement_timeout").unwrap();
 }
+
+/// Issue #10 item 16: a Rust allocation the backend cannot get must be an ERROR, never an
+/// abort (an abort kills the backend and makes the postmaster restart the whole cluster).
+/// A private cluster runs under `ulimit -v` a little above what a backend maps, then an
+/// index build collects more vectors than fit under the cap.
+#[test]
+fn an_allocation_the_address_space_refuses_is_an_error_not_an_abort() {
+    let pg = Cluster::fresh("oom", base_port() + 11);
+    let mut c = pg.client();
+    c.batch_execute(
+        "CREATE EXTENSION codevec;
+         CREATE TABLE oom (v embedding(384));
+         INSERT INTO oom SELECT array_fill((i % 97)::real, ARRAY[384])::embedding
+           FROM generate_series(1, 60000) i;",
+    )
+    .unwrap();
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let mapped_kb = proc_status_kb(pid, "VmSize");
+    drop(c);
+    // restart with every process's address space capped 64 MB above a backend's: the
+    // build's 92 MB of vectors cannot fit
+    let out = pg.stop("fast");
+    assert!(out.status.success(), "pg_ctl stop: {out:?}");
+    pg.start_with_address_limit_kb(mapped_kb + 64 * 1024);
+    let mut c = pg.client();
+    let started: String = c
+        .query_one("SELECT pg_postmaster_start_time()::text", &[])
+        .unwrap()
+        .get(0);
+    c.batch_execute("SET maintenance_work_mem = '1GB'").unwrap();
+    let e = c
+        .batch_execute("CREATE INDEX ON oom USING ivf (v embedding_l2_ops)")
+        .expect_err("the build cannot get its memory");
+    assert_eq!(sqlstate(&e), "53200", "{e}");
+    // the backend is alive and usable, and the cluster did not restart
+    let one: i32 = c.query_one("SELECT 1", &[]).unwrap().get(0);
+    assert_eq!(one, 1);
+    let mut other = pg.client();
+    let now: String = other
+        .query_one("SELECT pg_postmaster_start_time()::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(started, now, "the cluster restarted: {}", pg.log());
+}

@@ -175,6 +175,38 @@ impl Cluster {
         );
     }
 
+    /// [`Cluster::start`] under `ulimit -v kb`: every server process inherits the cap on
+    /// its address space.
+    pub(crate) fn start_with_address_limit_kb(&self, kb: u64) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses='' -c shared_buffers=64MB -c autovacuum=off",
+            self.port,
+            self.dir.display()
+        );
+        let script = format!(
+            "ulimit -v {kb} && exec '{}' -D '{}' -l '{}' -w -t 120 -o \"{opts}\" start",
+            bindir().join("pg_ctl").display(),
+            self.dir.join("data").display(),
+            self.dir.join("log").display(),
+        );
+        let mut cmd = if unsafe_uid() == 0 {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "sh", "-c", &script]);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &script]);
+            c
+        };
+        let out = cmd.output().expect("run sh");
+        assert!(
+            out.status.success(),
+            "pg_ctl start under ulimit -v {kb}: {} {}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
     }

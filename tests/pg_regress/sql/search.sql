@@ -175,6 +175,21 @@ INSERT INTO srch_p_go VALUES (5, 'go', 'func ParseDate(s string) (time.Time, err
 UPDATE srch_p_go SET code = code || ' // parse';
 SELECT pg_temp.stats_match('srch_p');
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'srch_p_go'::regclass ORDER BY 1;
+-- ATTACH and DETACH of partitions holding rows are followed: triggers moved, recounted
+CREATE TABLE srch_p_js (LIKE srch_p INCLUDING GENERATED);
+INSERT INTO srch_p_js (id, lang, code) VALUES (6, 'js', 'function parseDate(s) { return new Date(s) }');
+ALTER TABLE srch_p ATTACH PARTITION srch_p_js FOR VALUES IN ('js');
+SELECT pg_temp.stats_match('srch_p');
+INSERT INTO srch_p_js (id, lang, code) VALUES (7, 'js', 'const answer = parseDate(x)');
+SELECT pg_temp.stats_match('srch_p');
+ALTER TABLE srch_p DETACH PARTITION srch_p_go;
+SELECT pg_temp.stats_match('srch_p');
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'srch_p_go'::regclass;
+INSERT INTO srch_p_go VALUES (8, 'go', 'func main() {}', NULL);   -- no longer counted
+SELECT pg_temp.stats_match('srch_p');
+ALTER TABLE srch_p ATTACH PARTITION srch_p_go FOR VALUES IN ('go');
+SELECT pg_temp.stats_match('srch_p');
+SELECT count(*) AS triggers_back FROM pg_trigger WHERE tgrelid = 'srch_p_go'::regclass;
 -- rows without an embedding are found by the lexical leg alone
 SELECT id, lang FROM codevec.search(NULL::srch_p, 'decode json', 5);
 SELECT id FROM codevec.search(NULL::srch_p, 'decode', 5, '{"lang": "rust"}');
