@@ -16,6 +16,7 @@
 
 use crate::kernels::SimdLevel;
 use crate::pool::Par;
+use crate::storage::Buf;
 
 /// Panel width (columns of `W` per panel).
 pub(crate) const NR: usize = 32;
@@ -28,7 +29,7 @@ const MC: usize = 96;
 pub(crate) struct PackedMatrix {
     k: usize,
     n: usize,
-    data: Vec<f32>,
+    data: Buf<f32>,
 }
 
 impl PackedMatrix {
@@ -36,14 +37,15 @@ impl PackedMatrix {
     pub(crate) fn pack(w: &[f32], k: usize, n: usize) -> PackedMatrix {
         assert_eq!(w.len(), k * n);
         assert_eq!(n % NR, 0, "dense: output width must be a multiple of {NR}");
-        let mut data = vec![0.0f32; k * n];
+        let mut buf = Buf::zeroed(k * n);
+        let data = buf.as_mut();
         for p in 0..n / NR {
             for kk in 0..k {
                 let src = &w[kk * n + p * NR..kk * n + (p + 1) * NR];
                 data[(p * k + kk) * NR..(p * k + kk + 1) * NR].copy_from_slice(src);
             }
         }
-        PackedMatrix { k, n, data }
+        PackedMatrix { k, n, data: buf }
     }
 
     fn panel(&self, p: usize) -> &[f32] {

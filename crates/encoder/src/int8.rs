@@ -21,6 +21,7 @@
 use crate::dense::{split_gemm, Epilogue, SharedC};
 use crate::kernels::{Int8Kernel, SimdLevel};
 use crate::pool::Par;
+use crate::storage::Buf;
 
 /// Columns per strip (two AVX-512 registers of i32 accumulators).
 const NS: usize = 32;
@@ -58,11 +59,11 @@ pub(crate) fn kernel_name(kernel: Int8Kernel) -> &'static str {
 pub(crate) struct PackedI8 {
     k: usize,
     n: usize,
-    data: Vec<i8>,
+    data: Buf<i8>,
     /// `sw[j]`
-    scale: Vec<f32>,
+    scale: Buf<f32>,
     /// `Σk q[k][j]`, for the activation zero point.
-    colsum: Vec<i32>,
+    colsum: Buf<i32>,
     /// Whether activation rows multiplied by this matrix get outlier channels taken out
     /// (see [`OUTLIER_RMS`]).
     outliers: bool,
@@ -88,8 +89,9 @@ impl PackedI8 {
             }
             *s = column_scale(&col);
         }
-        let mut data = vec![0i8; k * n];
-        let mut colsum = vec![0i32; n];
+        let mut data_buf = Buf::zeroed(k * n);
+        let mut colsum_buf = Buf::zeroed(n);
+        let (data, colsum) = (data_buf.as_mut(), colsum_buf.as_mut());
         for kk in 0..k {
             for j in 0..n {
                 let q = (w[kk * n + j] / scale[j])
@@ -108,9 +110,9 @@ impl PackedI8 {
         PackedI8 {
             k,
             n,
-            data,
-            scale,
-            colsum,
+            data: data_buf,
+            scale: Buf::from_slice(&scale),
+            colsum: colsum_buf,
             outliers: true,
             planar,
         }

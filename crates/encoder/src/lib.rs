@@ -20,6 +20,7 @@ mod int8;
 mod kernels;
 mod ops;
 mod pool;
+mod storage;
 mod tensor_file;
 mod tokenize;
 mod weights;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dense::Linear;
 use crate::error::EncoderError;
+use crate::storage::Buf;
 use crate::tensor_file::TensorFile;
 use crate::Precision;
 
@@ -28,32 +29,32 @@ pub(crate) struct Config {
 pub(crate) struct LayerWeights {
     /// `[HIDDEN, 3 * HIDDEN]`, columns = [query | key | value]
     pub w_qkv: Linear,
-    pub b_qkv: Vec<f32>,
+    pub b_qkv: Buf<f32>,
     /// `[HIDDEN, HIDDEN]`
     pub w_out: Linear,
-    pub b_out: Vec<f32>,
-    pub ln1_g: Vec<f32>,
-    pub ln1_b: Vec<f32>,
+    pub b_out: Buf<f32>,
+    pub ln1_g: Buf<f32>,
+    pub ln1_b: Buf<f32>,
     /// `[HIDDEN, INTERMEDIATE]`
     pub w_up: Linear,
-    pub b_up: Vec<f32>,
+    pub b_up: Buf<f32>,
     /// `[INTERMEDIATE, HIDDEN]`
     pub w_down: Linear,
-    pub b_down: Vec<f32>,
-    pub ln2_g: Vec<f32>,
-    pub ln2_b: Vec<f32>,
+    pub b_down: Buf<f32>,
+    pub ln2_g: Buf<f32>,
+    pub ln2_b: Buf<f32>,
 }
 
 pub(crate) struct Weights {
     pub config: Config,
     /// `[vocab, HIDDEN]`
-    pub word_emb: Vec<f32>,
+    pub word_emb: Buf<f32>,
     /// `[max_position, HIDDEN]`
-    pub pos_emb: Vec<f32>,
+    pub pos_emb: Buf<f32>,
     /// `[HIDDEN]`: token type 0 (single-sequence inputs only use type 0)
-    pub type0_emb: Vec<f32>,
-    pub emb_ln_g: Vec<f32>,
-    pub emb_ln_b: Vec<f32>,
+    pub type0_emb: Buf<f32>,
+    pub emb_ln_g: Buf<f32>,
+    pub emb_ln_b: Buf<f32>,
     pub layers: Vec<LayerWeights>,
 }
 
@@ -167,9 +168,14 @@ pub(crate) fn load_weights(
             row[h..2 * h].copy_from_slice(&wk[i * h..(i + 1) * h]);
             row[2 * h..].copy_from_slice(&wv[i * h..(i + 1) * h]);
         }
-        let mut b_qkv = get(&format!("{p}attention.self.query.bias"), &[h])?;
-        b_qkv.extend(get(&format!("{p}attention.self.key.bias"), &[h])?);
-        b_qkv.extend(get(&format!("{p}attention.self.value.bias"), &[h])?);
+        let mut b_qkv = Buf::zeroed(3 * h);
+        for (part, name) in b_qkv
+            .as_mut()
+            .chunks_exact_mut(h)
+            .zip(["query", "key", "value"])
+        {
+            part.copy_from_slice(&get(&format!("{p}attention.self.{name}.bias"), &[h])?);
+        }
         layers.push(LayerWeights {
             w_qkv: Linear::new(&w_qkv, h, 3 * h, precision, kernels),
             b_qkv,
@@ -193,7 +199,7 @@ pub(crate) fn load_weights(
         config,
         word_emb,
         pos_emb,
-        type0_emb: type_emb[..h].to_vec(),
+        type0_emb: Buf::from_slice(&type_emb[..h]),
         emb_ln_g,
         emb_ln_b,
         layers,
