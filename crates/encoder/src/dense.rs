@@ -25,7 +25,8 @@ const KC: usize = 384;
 /// Rows of `A` per cache block: MC x KC f32 = 144 KiB, L2-resident while all panels pass.
 const MC: usize = 96;
 
-/// A weight matrix `[K, N]`, packed into `N / NR` column panels of `K x NR`.
+/// A weight matrix `[K, N]`, packed into `N / NR` column panels of `K x NR` (owned, or a
+/// slice of the mapped weights cache: see [`crate::storage`]).
 pub(crate) struct PackedMatrix {
     k: usize,
     n: usize,
@@ -46,6 +47,18 @@ impl PackedMatrix {
             }
         }
         PackedMatrix { k, n, data: buf }
+    }
+
+    /// A matrix already packed (read back from the weights cache): `data` holds `k * n`
+    /// values in the layout of [`PackedMatrix::pack`].
+    pub(crate) fn from_packed(data: Buf<f32>, k: usize, n: usize) -> PackedMatrix {
+        assert!(data.len() == k * n && n.is_multiple_of(NR));
+        PackedMatrix { k, n, data }
+    }
+
+    /// The packed values, in panel order.
+    pub(crate) fn data(&self) -> &Buf<f32> {
+        &self.data
     }
 
     fn panel(&self, p: usize) -> &[f32] {

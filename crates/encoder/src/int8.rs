@@ -24,7 +24,7 @@ use crate::pool::Par;
 use crate::storage::Buf;
 
 /// Columns per strip (two AVX-512 registers of i32 accumulators).
-const NS: usize = 32;
+pub(crate) const NS: usize = 32;
 /// Rows per micro-kernel tile.
 const ROWS: usize = 12;
 /// Rows per cache block: MC x K bytes of activations stay in L2 while all strips pass.
@@ -55,7 +55,8 @@ pub(crate) fn kernel_name(kernel: Int8Kernel) -> &'static str {
     }
 }
 
-/// A weight matrix `[K, N]` quantised to i8 per output column and packed for the kernel.
+/// A weight matrix `[K, N]` quantised to i8 per output column and packed for the kernel
+/// (owned, or slices of the mapped weights cache: see [`crate::storage`]).
 pub(crate) struct PackedI8 {
     k: usize,
     n: usize,
@@ -116,6 +117,34 @@ impl PackedI8 {
             outliers: true,
             planar,
         }
+    }
+
+    /// A matrix already quantised and packed (read back from the weights cache) in the
+    /// layout of `kernel`: `data` `k * n` bytes, `scale` and `colsum` `n` values each.
+    pub(crate) fn from_packed(
+        data: Buf<i8>,
+        scale: Buf<f32>,
+        colsum: Buf<i32>,
+        k: usize,
+        n: usize,
+        kernel: Int8Kernel,
+    ) -> PackedI8 {
+        assert!(data.len() == k * n && scale.len() == n && colsum.len() == n);
+        assert!(k.is_multiple_of(4) && n.is_multiple_of(NS));
+        PackedI8 {
+            k,
+            n,
+            data,
+            scale,
+            colsum,
+            outliers: true,
+            planar: kernel == Int8Kernel::Scalar,
+        }
+    }
+
+    /// The packed bytes, column scales and column sums.
+    pub(crate) fn parts(&self) -> (&Buf<i8>, &Buf<f32>, &Buf<i32>) {
+        (&self.data, &self.scale, &self.colsum)
     }
 
     /// The same matrix, its activation rows quantised whole (no outlier channels).

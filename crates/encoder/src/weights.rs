@@ -1,13 +1,15 @@
 //! Loading and validating the model files: `config.json` (architecture) and
 //! `model.safetensors` (weights). The weights are copied out of the file into owned,
 //! kernel-friendly buffers (linear layers transposed to `[in, out]`, Q/K/V fused), one tensor
-//! at a time (see [`crate::tensor_file`]).
+//! at a time (see [`crate::tensor_file`]). [`Weights::arrays`] and [`Weights::assemble`]
+//! write them to and read them back from the packed-weights cache ([`crate::cache`]).
 
 use std::path::{Path, PathBuf};
 
-use crate::dense::Linear;
+use crate::dense::{Linear, PackedMatrix};
 use crate::error::EncoderError;
-use crate::storage::Buf;
+use crate::int8::PackedI8;
+use crate::storage::{Buf, Element};
 use crate::tensor_file::TensorFile;
 use crate::Precision;
 
@@ -204,6 +206,145 @@ pub(crate) fn load_weights(
         emb_ln_b,
         layers,
     })
+}
+
+/// One array of the weights as it goes into the cache file.
+pub(crate) struct ArrayRef<'a> {
+    /// [`Element::TAG`] of its type.
+    pub tag: u32,
+    /// Number of values.
+    pub count: usize,
+    /// The values' bytes (native byte order).
+    pub bytes: &'a [u8],
+}
+
+impl<'a> ArrayRef<'a> {
+    fn of<T: Element>(b: &'a Buf<T>) -> ArrayRef<'a> {
+        ArrayRef {
+            tag: T::TAG,
+            count: b.len(),
+            bytes: b.bytes(),
+        }
+    }
+}
+
+/// Hands out the arrays of a cache file in order (see [`Weights::assemble`]).
+pub(crate) trait ArraySource {
+    /// The next array, which must hold `count` values of `T`; `Err` says why not.
+    fn next<T: Element>(&mut self, count: usize) -> Result<Buf<T>, String>;
+}
+
+impl Linear {
+    fn push_arrays<'a>(&'a self, out: &mut Vec<ArrayRef<'a>>) {
+        match self {
+            Linear::F32(m) => out.push(ArrayRef::of(m.data())),
+            Linear::Int8(m) => {
+                let (data, scale, colsum) = m.parts();
+                out.extend([
+                    ArrayRef::of(data),
+                    ArrayRef::of(scale),
+                    ArrayRef::of(colsum),
+                ]);
+            }
+        }
+    }
+
+    fn assemble(
+        src: &mut impl ArraySource,
+        k: usize,
+        n: usize,
+        precision: Precision,
+        kernels: crate::Kernels,
+    ) -> Result<Linear, String> {
+        Ok(match precision {
+            Precision::F32 => Linear::F32(PackedMatrix::from_packed(src.next(k * n)?, k, n)),
+            Precision::Int8 => Linear::Int8(PackedI8::from_packed(
+                src.next(k * n)?,
+                src.next(n)?,
+                src.next(n)?,
+                k,
+                n,
+                kernels.int8(),
+            )),
+        })
+    }
+}
+
+impl Weights {
+    /// Every array the forward pass reads, in the order of the cache file (the order
+    /// [`Weights::assemble`] takes them back in).
+    pub(crate) fn arrays(&self) -> Vec<ArrayRef<'_>> {
+        let mut out = vec![
+            ArrayRef::of(&self.word_emb),
+            ArrayRef::of(&self.pos_emb),
+            ArrayRef::of(&self.type0_emb),
+            ArrayRef::of(&self.emb_ln_g),
+            ArrayRef::of(&self.emb_ln_b),
+        ];
+        for l in &self.layers {
+            l.w_qkv.push_arrays(&mut out);
+            out.push(ArrayRef::of(&l.b_qkv));
+            l.w_out.push_arrays(&mut out);
+            out.extend([&l.b_out, &l.ln1_g, &l.ln1_b].map(ArrayRef::of));
+            l.w_up.push_arrays(&mut out);
+            out.push(ArrayRef::of(&l.b_up));
+            l.w_down.push_arrays(&mut out);
+            out.extend([&l.b_down, &l.ln2_g, &l.ln2_b].map(ArrayRef::of));
+        }
+        out
+    }
+
+    /// Weights for `config`, `precision` and `kernels` from arrays in the order of
+    /// [`Weights::arrays`] (the cache file's); `Err` if one is missing or the wrong size.
+    pub(crate) fn assemble(
+        config: Config,
+        precision: Precision,
+        kernels: crate::Kernels,
+        src: &mut impl ArraySource,
+    ) -> Result<Weights, String> {
+        let h = HIDDEN;
+        let word_emb = src.next(config.vocab_size * h)?;
+        let pos_emb = src.next(config.max_position * h)?;
+        let type0_emb = src.next(h)?;
+        let emb_ln_g = src.next(h)?;
+        let emb_ln_b = src.next(h)?;
+        let mut layers = Vec::with_capacity(LAYERS);
+        for _ in 0..LAYERS {
+            let w_qkv = Linear::assemble(src, h, 3 * h, precision, kernels)?;
+            let b_qkv = src.next(3 * h)?;
+            let w_out = Linear::assemble(src, h, h, precision, kernels)?;
+            let (b_out, ln1_g, ln1_b) = (src.next(h)?, src.next(h)?, src.next(h)?);
+            let w_up = Linear::assemble(src, h, INTERMEDIATE, precision, kernels)?;
+            let b_up = src.next(INTERMEDIATE)?;
+            // as in `load_weights`: the second feed-forward product takes no outliers
+            let w_down =
+                Linear::assemble(src, INTERMEDIATE, h, precision, kernels)?.without_outliers();
+            let (b_down, ln2_g, ln2_b) = (src.next(h)?, src.next(h)?, src.next(h)?);
+            layers.push(LayerWeights {
+                w_qkv,
+                b_qkv,
+                w_out,
+                b_out,
+                ln1_g,
+                ln1_b,
+                w_up,
+                b_up,
+                w_down,
+                b_down,
+                ln2_g,
+                ln2_b,
+            });
+        }
+        Ok(Weights {
+            config,
+            word_emb,
+            pos_emb,
+            type0_emb,
+            emb_ln_g,
+            emb_ln_b,
+            layers,
+        })
+    }
 }
 
 /// `[rows, cols]` row-major -> `[cols, rows]` row-major.
