@@ -618,8 +618,10 @@ fn write_and_publish(
             Published::Won
         }
     };
+    // best effort: the file is published either way, and an entry lost in a crash only
+    // means a rebuild (some file systems refuse fsync on a directory)
     #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
+    let _ = File::open(dir).and_then(|d| d.sync_all());
     drop(tmp);
     Ok(published)
 }
