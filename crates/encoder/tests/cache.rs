@@ -406,6 +406,35 @@ fn an_unusable_cache_directory_falls_back_to_private_weights() {
     make_writable_and_remove(&root).unwrap();
 }
 
+#[test]
+fn temporary_files_of_dead_writers_are_removed_by_the_next_writer() {
+    let dir = scratch("temps");
+    let kernels = Kernels::detect();
+    let path = load(Some(&dir), Precision::F32, kernels)
+        .info()
+        .weights_file
+        .unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    make_writable_and_remove(&path).unwrap();
+    let old = dir.join(format!(".{name}.4242.00000000deadbeef.tmp"));
+    let young = dir.join(format!(".{name}.4243.00000000cafef00d.tmp"));
+    let unrelated = dir.join(".something-else.4244.0.tmp");
+    for p in [&old, &young, &unrelated] {
+        std::fs::write(p, b"half written").unwrap();
+    }
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for p in [&old, &unrelated] {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(hour_ago).unwrap();
+    }
+    let enc = load(Some(&dir), Precision::F32, kernels);
+    assert_eq!(enc.info().weights_source, WeightsSource::Written);
+    assert!(!old.exists(), "a temporary file an hour old is removed");
+    assert!(young.exists(), "a young one may belong to a live writer");
+    assert!(unrelated.exists(), "other files are left alone");
+    make_writable_and_remove(&dir).unwrap();
+}
+
 // ---- child processes -------------------------------------------------------------------
 
 const CHILD: &str = "CODEVEC_CACHE_TEST_CHILD";
