@@ -113,6 +113,7 @@ pub fn encoder_with(precision: Precision) -> Arc<Encoder> {
         threads,
         max_batch: batch,
         precision,
+        cache_dir: None,
     };
     let enc = Encoder::load(&dir, opts).unwrap_or_else(|e| raise_load_error(e));
     let load_time = enc.info().load_time;

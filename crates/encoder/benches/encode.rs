@@ -34,6 +34,7 @@ fn encoders() -> Vec<(String, Encoder)> {
                     threads,
                     precision,
                     max_batch: 32,
+                    cache_dir: None,
                 },
             )
             .expect("load model");

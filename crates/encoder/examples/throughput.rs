@@ -4,11 +4,12 @@
 //!
 //! cargo run --release --example throughput -- [--model DIR] [--data FILE] [--limit 1024]
 //!     [--threads 1,2] [--batch 32] [--repeat 2] [--field code] [--precision f32|int8]
-//!     [--int8-kernel portable|avx2-madd|avx-vnni|avx512-vnni]
+//!     [--int8-kernel portable|avx2-madd|avx-vnni|avx512-vnni] [--cache-dir DIR]
 //!
 //! The SIMD level is `codevec_simd::level()`: cap it with `CODEVEC_SIMD=scalar|avx2|avx512`;
 //! `--int8-kernel` picks another int8 kernel of that level (e.g. the AVX2 `vpmaddwd` one on a
-//! CPU that also has AVX-VNNI).
+//! CPU that also has AVX-VNNI). `--cache-dir` loads the weights through the packed-weights cache
+//! there (mapped from the cache file, written first if missing).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -79,6 +80,7 @@ fn main() {
     let mut field = "code".to_string();
     let mut precision = Precision::F32;
     let mut kernels = Kernels::detect();
+    let mut cache_dir: Option<PathBuf> = None;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -90,6 +92,7 @@ fn main() {
             "--batch" => batch = v.parse().expect("--batch N"),
             "--repeat" => repeat = v.parse().expect("--repeat N"),
             "--field" => field = v,
+            "--cache-dir" => cache_dir = Some(v.into()),
             "--precision" => {
                 precision = v.parse::<Precision>().expect("--precision f32|int8");
             }
@@ -135,6 +138,7 @@ fn main() {
                 threads: t,
                 max_batch: batch,
                 precision,
+                cache_dir: cache_dir.clone(),
             },
             kernels,
         )
@@ -164,7 +168,7 @@ fn main() {
         lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let (rss_now, hwm) = memory_mib();
         println!(
-            "codevec: {} texts in {:.2} s = {:.1} texts/s, {:.1} texts per CPU-s (threads {t}, batch {batch}, {precision}, mean tokens {:.0}, {} / {}, load {:.0} ms) | 10-word query: median {:.2} ms, p90 {:.2} ms | RSS after load {:.0} MiB, after run {:.0} MiB, peak {:.0} MiB",
+            "codevec: {} texts in {:.2} s = {:.1} texts/s, {:.1} texts per CPU-s (threads {t}, batch {batch}, {precision}, mean tokens {:.0}, {} / {}, load {:.0} ms, weights {}) | 10-word query: median {:.2} ms, p90 {:.2} ms | RSS after load {:.0} MiB, after run {:.0} MiB, peak {:.0} MiB",
             refs.len(),
             best,
             refs.len() as f64 / best,
@@ -173,6 +177,7 @@ fn main() {
             info.gemm_kernel,
             info.simd,
             info.load_time.as_secs_f64() * 1e3,
+            info.weights_source,
             lat[lat.len() / 2],
             lat[lat.len() * 9 / 10],
             rss_loaded,

@@ -16,6 +16,7 @@
 
 use crate::kernels::SimdLevel;
 use crate::pool::Par;
+use crate::storage::Buf;
 
 /// Panel width (columns of `W` per panel).
 pub(crate) const NR: usize = 32;
@@ -24,11 +25,12 @@ const KC: usize = 384;
 /// Rows of `A` per cache block: MC x KC f32 = 144 KiB, L2-resident while all panels pass.
 const MC: usize = 96;
 
-/// A weight matrix `[K, N]`, packed into `N / NR` column panels of `K x NR`.
+/// A weight matrix `[K, N]`, packed into `N / NR` column panels of `K x NR` (owned, or a
+/// slice of the mapped weights cache: see [`crate::storage`]).
 pub(crate) struct PackedMatrix {
     k: usize,
     n: usize,
-    data: Vec<f32>,
+    data: Buf<f32>,
 }
 
 impl PackedMatrix {
@@ -36,14 +38,27 @@ impl PackedMatrix {
     pub(crate) fn pack(w: &[f32], k: usize, n: usize) -> PackedMatrix {
         assert_eq!(w.len(), k * n);
         assert_eq!(n % NR, 0, "dense: output width must be a multiple of {NR}");
-        let mut data = vec![0.0f32; k * n];
+        let mut buf = Buf::zeroed(k * n);
+        let data = buf.as_mut();
         for p in 0..n / NR {
             for kk in 0..k {
                 let src = &w[kk * n + p * NR..kk * n + (p + 1) * NR];
                 data[(p * k + kk) * NR..(p * k + kk + 1) * NR].copy_from_slice(src);
             }
         }
+        PackedMatrix { k, n, data: buf }
+    }
+
+    /// A matrix already packed (read back from the weights cache): `data` holds `k * n`
+    /// values in the layout of [`PackedMatrix::pack`].
+    pub(crate) fn from_packed(data: Buf<f32>, k: usize, n: usize) -> PackedMatrix {
+        assert!(data.len() == k * n && n.is_multiple_of(NR));
         PackedMatrix { k, n, data }
+    }
+
+    /// The packed values, in panel order.
+    pub(crate) fn data(&self) -> &Buf<f32> {
+        &self.data
     }
 
     fn panel(&self, p: usize) -> &[f32] {

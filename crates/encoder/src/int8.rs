@@ -21,9 +21,10 @@
 use crate::dense::{split_gemm, Epilogue, SharedC};
 use crate::kernels::{Int8Kernel, SimdLevel};
 use crate::pool::Par;
+use crate::storage::Buf;
 
 /// Columns per strip (two AVX-512 registers of i32 accumulators).
-const NS: usize = 32;
+pub(crate) const NS: usize = 32;
 /// Rows per micro-kernel tile.
 const ROWS: usize = 12;
 /// Rows per cache block: MC x K bytes of activations stay in L2 while all strips pass.
@@ -54,15 +55,16 @@ pub(crate) fn kernel_name(kernel: Int8Kernel) -> &'static str {
     }
 }
 
-/// A weight matrix `[K, N]` quantised to i8 per output column and packed for the kernel.
+/// A weight matrix `[K, N]` quantised to i8 per output column and packed for the kernel
+/// (owned, or slices of the mapped weights cache: see [`crate::storage`]).
 pub(crate) struct PackedI8 {
     k: usize,
     n: usize,
-    data: Vec<i8>,
+    data: Buf<i8>,
     /// `sw[j]`
-    scale: Vec<f32>,
+    scale: Buf<f32>,
     /// `Σk q[k][j]`, for the activation zero point.
-    colsum: Vec<i32>,
+    colsum: Buf<i32>,
     /// Whether activation rows multiplied by this matrix get outlier channels taken out
     /// (see [`OUTLIER_RMS`]).
     outliers: bool,
@@ -88,8 +90,9 @@ impl PackedI8 {
             }
             *s = column_scale(&col);
         }
-        let mut data = vec![0i8; k * n];
-        let mut colsum = vec![0i32; n];
+        let mut data_buf = Buf::zeroed(k * n);
+        let mut colsum_buf = Buf::zeroed(n);
+        let (data, colsum) = (data_buf.as_mut(), colsum_buf.as_mut());
         for kk in 0..k {
             for j in 0..n {
                 let q = (w[kk * n + j] / scale[j])
@@ -108,12 +111,40 @@ impl PackedI8 {
         PackedI8 {
             k,
             n,
+            data: data_buf,
+            scale: Buf::from_slice(&scale),
+            colsum: colsum_buf,
+            outliers: true,
+            planar,
+        }
+    }
+
+    /// A matrix already quantised and packed (read back from the weights cache) in the
+    /// layout of `kernel`: `data` `k * n` bytes, `scale` and `colsum` `n` values each.
+    pub(crate) fn from_packed(
+        data: Buf<i8>,
+        scale: Buf<f32>,
+        colsum: Buf<i32>,
+        k: usize,
+        n: usize,
+        kernel: Int8Kernel,
+    ) -> PackedI8 {
+        assert!(data.len() == k * n && scale.len() == n && colsum.len() == n);
+        assert!(k.is_multiple_of(4) && n.is_multiple_of(NS));
+        PackedI8 {
+            k,
+            n,
             data,
             scale,
             colsum,
             outliers: true,
-            planar,
+            planar: kernel == Int8Kernel::Scalar,
         }
+    }
+
+    /// The packed bytes, column scales and column sums.
+    pub(crate) fn parts(&self) -> (&Buf<i8>, &Buf<f32>, &Buf<i32>) {
+        (&self.data, &self.scale, &self.colsum)
     }
 
     /// The same matrix, its activation rows quantised whole (no outlier channels).

@@ -10,16 +10,22 @@
 //!
 //! The model is read only from the directory handed to [`Encoder::load`] (files
 //! `config.json`, `tokenizer.json`, `model.safetensors`); nothing is downloaded.
+//!
+//! With [`EncoderOptions::cache_dir`] set, the packed weights are shared between processes:
+//! written once into a cache file there and memory-mapped read-only by every encoder that
+//! loads the same model with the same kernel layout (see [`EncoderInfo::weights_source`]).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod bert;
+mod cache;
 mod dense;
 mod error;
 mod int8;
 mod kernels;
 mod ops;
 mod pool;
+mod storage;
 mod tensor_file;
 mod tokenize;
 mod weights;
@@ -99,6 +105,13 @@ pub struct EncoderOptions {
     /// Maximum number of texts per internal mini-batch (also bounds memory: a mini-batch
     /// holds at most `max_batch * 128` tokens, or one full 256-token text).
     pub max_batch: usize,
+    /// Directory of the packed-weights cache (created if missing). `None`: the weights are
+    /// packed into this process's own memory (no file is read or written but the model's).
+    /// `Some`: they are mapped read-only from a cache file there, written first if it is
+    /// missing, stale or corrupt, so that all processes loading the same model share one
+    /// copy through the page cache. If the cache cannot be used (directory not writable,
+    /// I/O error …) the load falls back to private weights; [`EncoderInfo`] says so.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for EncoderOptions {
@@ -107,7 +120,38 @@ impl Default for EncoderOptions {
             threads: 1,
             precision: Precision::F32,
             max_batch: 32,
+            cache_dir: None,
         }
+    }
+}
+
+/// Where an encoder's packed weights live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightsSource {
+    /// Packed at load time into this process's own memory: no cache directory was given, or
+    /// the cache could not be used ([`EncoderInfo::weights_note`] says why).
+    Private,
+    /// Mapped from a valid cache file that was already there (written by another process,
+    /// or an earlier load).
+    Mapped,
+    /// This load wrote the cache file (it was missing, stale or corrupt) and then mapped it.
+    Written,
+}
+
+impl WeightsSource {
+    /// `"private"`, `"mapped"` or `"written"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightsSource::Private => "private",
+            WeightsSource::Mapped => "mapped",
+            WeightsSource::Written => "written",
+        }
+    }
+}
+
+impl std::fmt::Display for WeightsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -129,6 +173,22 @@ pub struct EncoderInfo {
     /// The kernels in use (level and int8 kernel).
     pub kernels: Kernels,
     pub load_time: Duration,
+    /// Where the packed weights live: private memory, or a cache file mapped (or written
+    /// and mapped) by this load.
+    pub weights_source: WeightsSource,
+    /// Whether the weights' pages are shared with other processes (a shared file mapping:
+    /// `Mapped` or `Written` on unix; on other targets a cache file is read into private
+    /// memory).
+    pub weights_shared: bool,
+    /// The cache file the weights come from (`None` when private).
+    pub weights_file: Option<PathBuf>,
+    /// Why the cache file was (re)written, why the cache was not used, or that another
+    /// process wrote it first; `None` when a valid cache file was mapped, or no cache was
+    /// asked for.
+    pub weights_note: Option<String>,
+    /// The cache file's layout id (precision, panel/strip layout, packing version, byte
+    /// order), also when the weights are private.
+    pub weights_layout: String,
 }
 
 /// A loaded all-MiniLM-L6-v2 encoder. `Send + Sync`; methods take `&self`.
@@ -139,6 +199,10 @@ pub struct Encoder {
     opts: EncoderOptions,
     model_dir: PathBuf,
     load_time: Duration,
+    weights_source: WeightsSource,
+    weights_shared: bool,
+    weights_file: Option<PathBuf>,
+    weights_note: Option<String>,
 }
 
 impl Encoder {
@@ -178,7 +242,25 @@ impl Encoder {
 
         let config = weights::load_config(&config_path)?;
         let tokenizer = WordPiece::load(&tokenizer_path)?;
-        let w = weights::load_weights(&weights_path, config, opts.precision, kernels)?;
+        let loaded = match &opts.cache_dir {
+            None => cache::Loaded {
+                weights: weights::load_weights(&weights_path, config, opts.precision, kernels)?,
+                source: WeightsSource::Private,
+                shared: false,
+                file: None,
+                note: None,
+            },
+            Some(dir) => cache::load(
+                dir,
+                model_dir,
+                &config_path,
+                &weights_path,
+                config,
+                opts.precision,
+                kernels,
+            )?,
+        };
+        let w = loaded.weights;
         let exec = Exec::new(opts.threads, kernels)?;
         Ok(Encoder {
             tokenizer,
@@ -190,6 +272,10 @@ impl Encoder {
             opts,
             model_dir: model_dir.to_owned(),
             load_time: start.elapsed(),
+            weights_source: loaded.source,
+            weights_shared: loaded.shared,
+            weights_file: loaded.file,
+            weights_note: loaded.note,
         })
     }
 
@@ -371,6 +457,11 @@ impl Encoder {
             },
             kernels: self.exec.kernels(),
             load_time: self.load_time,
+            weights_source: self.weights_source,
+            weights_shared: self.weights_shared,
+            weights_file: self.weights_file.clone(),
+            weights_note: self.weights_note.clone(),
+            weights_layout: cache::layout_id(self.opts.precision, self.exec.kernels()),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::EncoderError;
+use crate::storage::Buf;
 
 /// Upper bound for the JSON header (the model's is ~8 KB).
 const MAX_HEADER: u64 = 16 << 20;
@@ -105,8 +106,9 @@ impl TensorFile {
         })
     }
 
-    /// Reads the f32 tensor `name`, which must have exactly `shape` and only finite values.
-    pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, EncoderError> {
+    /// Reads the f32 tensor `name`, which must have exactly `shape` and only finite values,
+    /// into an aligned buffer of its own.
+    pub(crate) fn f32(&self, name: &str, shape: &[usize]) -> Result<Buf<f32>, EncoderError> {
         let corrupt = |reason: String| EncoderError::corrupt(&self.path, reason);
         let t = self
             .tensors
@@ -132,7 +134,8 @@ impl TensorFile {
                 count * 4
             )));
         }
-        let mut out = vec![0f32; count];
+        let mut buf = Buf::<f32>::zeroed(count);
+        let out = buf.as_mut();
         // SAFETY: the byte view covers exactly the `count` f32s of `out` (u8 has alignment 1)
         // and lives only for the read below; every bit pattern is a valid f32.
         let bytes =
@@ -149,7 +152,7 @@ impl TensorFile {
                 "tensor \"{name}\" holds a non-finite value at {i}"
             )));
         }
-        Ok(out)
+        Ok(buf)
     }
 }
 
@@ -174,8 +177,8 @@ mod tests {
         let data: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
         let h = r#"{"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#;
         let tf = TensorFile::open(&write(&dir, h, &data)).unwrap();
-        assert_eq!(tf.f32("a", &[2, 3]).unwrap(), vals);
-        let err = |r: Result<Vec<f32>, EncoderError>| r.unwrap_err().to_string();
+        assert_eq!(&*tf.f32("a", &[2, 3]).unwrap(), &vals);
+        let err = |r: Result<Buf<f32>, EncoderError>| r.unwrap_err().to_string();
         assert!(err(tf.f32("a", &[3, 2])).contains("has shape [2, 3]"));
         assert!(err(tf.f32("b", &[2])).contains("dtype F16"));
         assert!(err(tf.f32("c", &[1])).contains("\"c\" is missing"));

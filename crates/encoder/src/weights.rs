@@ -1,12 +1,15 @@
 //! Loading and validating the model files: `config.json` (architecture) and
 //! `model.safetensors` (weights). The weights are copied out of the file into owned,
 //! kernel-friendly buffers (linear layers transposed to `[in, out]`, Q/K/V fused), one tensor
-//! at a time (see [`crate::tensor_file`]).
+//! at a time (see [`crate::tensor_file`]). [`Weights::arrays`] and [`Weights::assemble`]
+//! write them to and read them back from the packed-weights cache ([`crate::cache`]).
 
 use std::path::{Path, PathBuf};
 
-use crate::dense::Linear;
+use crate::dense::{Linear, PackedMatrix};
 use crate::error::EncoderError;
+use crate::int8::PackedI8;
+use crate::storage::{Buf, Element};
 use crate::tensor_file::TensorFile;
 use crate::Precision;
 
@@ -28,32 +31,32 @@ pub(crate) struct Config {
 pub(crate) struct LayerWeights {
     /// `[HIDDEN, 3 * HIDDEN]`, columns = [query | key | value]
     pub w_qkv: Linear,
-    pub b_qkv: Vec<f32>,
+    pub b_qkv: Buf<f32>,
     /// `[HIDDEN, HIDDEN]`
     pub w_out: Linear,
-    pub b_out: Vec<f32>,
-    pub ln1_g: Vec<f32>,
-    pub ln1_b: Vec<f32>,
+    pub b_out: Buf<f32>,
+    pub ln1_g: Buf<f32>,
+    pub ln1_b: Buf<f32>,
     /// `[HIDDEN, INTERMEDIATE]`
     pub w_up: Linear,
-    pub b_up: Vec<f32>,
+    pub b_up: Buf<f32>,
     /// `[INTERMEDIATE, HIDDEN]`
     pub w_down: Linear,
-    pub b_down: Vec<f32>,
-    pub ln2_g: Vec<f32>,
-    pub ln2_b: Vec<f32>,
+    pub b_down: Buf<f32>,
+    pub ln2_g: Buf<f32>,
+    pub ln2_b: Buf<f32>,
 }
 
 pub(crate) struct Weights {
     pub config: Config,
     /// `[vocab, HIDDEN]`
-    pub word_emb: Vec<f32>,
+    pub word_emb: Buf<f32>,
     /// `[max_position, HIDDEN]`
-    pub pos_emb: Vec<f32>,
+    pub pos_emb: Buf<f32>,
     /// `[HIDDEN]`: token type 0 (single-sequence inputs only use type 0)
-    pub type0_emb: Vec<f32>,
-    pub emb_ln_g: Vec<f32>,
-    pub emb_ln_b: Vec<f32>,
+    pub type0_emb: Buf<f32>,
+    pub emb_ln_g: Buf<f32>,
+    pub emb_ln_b: Buf<f32>,
     pub layers: Vec<LayerWeights>,
 }
 
@@ -167,9 +170,14 @@ pub(crate) fn load_weights(
             row[h..2 * h].copy_from_slice(&wk[i * h..(i + 1) * h]);
             row[2 * h..].copy_from_slice(&wv[i * h..(i + 1) * h]);
         }
-        let mut b_qkv = get(&format!("{p}attention.self.query.bias"), &[h])?;
-        b_qkv.extend(get(&format!("{p}attention.self.key.bias"), &[h])?);
-        b_qkv.extend(get(&format!("{p}attention.self.value.bias"), &[h])?);
+        let mut b_qkv = Buf::zeroed(3 * h);
+        for (part, name) in b_qkv
+            .as_mut()
+            .chunks_exact_mut(h)
+            .zip(["query", "key", "value"])
+        {
+            part.copy_from_slice(&get(&format!("{p}attention.self.{name}.bias"), &[h])?);
+        }
         layers.push(LayerWeights {
             w_qkv: Linear::new(&w_qkv, h, 3 * h, precision, kernels),
             b_qkv,
@@ -193,11 +201,150 @@ pub(crate) fn load_weights(
         config,
         word_emb,
         pos_emb,
-        type0_emb: type_emb[..h].to_vec(),
+        type0_emb: Buf::from_slice(&type_emb[..h]),
         emb_ln_g,
         emb_ln_b,
         layers,
     })
+}
+
+/// One array of the weights as it goes into the cache file.
+pub(crate) struct ArrayRef<'a> {
+    /// [`Element::TAG`] of its type.
+    pub tag: u32,
+    /// Number of values.
+    pub count: usize,
+    /// The values' bytes (native byte order).
+    pub bytes: &'a [u8],
+}
+
+impl<'a> ArrayRef<'a> {
+    fn of<T: Element>(b: &'a Buf<T>) -> ArrayRef<'a> {
+        ArrayRef {
+            tag: T::TAG,
+            count: b.len(),
+            bytes: b.bytes(),
+        }
+    }
+}
+
+/// Hands out the arrays of a cache file in order (see [`Weights::assemble`]).
+pub(crate) trait ArraySource {
+    /// The next array, which must hold `count` values of `T`; `Err` says why not.
+    fn next<T: Element>(&mut self, count: usize) -> Result<Buf<T>, String>;
+}
+
+impl Linear {
+    fn push_arrays<'a>(&'a self, out: &mut Vec<ArrayRef<'a>>) {
+        match self {
+            Linear::F32(m) => out.push(ArrayRef::of(m.data())),
+            Linear::Int8(m) => {
+                let (data, scale, colsum) = m.parts();
+                out.extend([
+                    ArrayRef::of(data),
+                    ArrayRef::of(scale),
+                    ArrayRef::of(colsum),
+                ]);
+            }
+        }
+    }
+
+    fn assemble(
+        src: &mut impl ArraySource,
+        k: usize,
+        n: usize,
+        precision: Precision,
+        kernels: crate::Kernels,
+    ) -> Result<Linear, String> {
+        Ok(match precision {
+            Precision::F32 => Linear::F32(PackedMatrix::from_packed(src.next(k * n)?, k, n)),
+            Precision::Int8 => Linear::Int8(PackedI8::from_packed(
+                src.next(k * n)?,
+                src.next(n)?,
+                src.next(n)?,
+                k,
+                n,
+                kernels.int8(),
+            )),
+        })
+    }
+}
+
+impl Weights {
+    /// Every array the forward pass reads, in the order of the cache file (the order
+    /// [`Weights::assemble`] takes them back in).
+    pub(crate) fn arrays(&self) -> Vec<ArrayRef<'_>> {
+        let mut out = vec![
+            ArrayRef::of(&self.word_emb),
+            ArrayRef::of(&self.pos_emb),
+            ArrayRef::of(&self.type0_emb),
+            ArrayRef::of(&self.emb_ln_g),
+            ArrayRef::of(&self.emb_ln_b),
+        ];
+        for l in &self.layers {
+            l.w_qkv.push_arrays(&mut out);
+            out.push(ArrayRef::of(&l.b_qkv));
+            l.w_out.push_arrays(&mut out);
+            out.extend([&l.b_out, &l.ln1_g, &l.ln1_b].map(ArrayRef::of));
+            l.w_up.push_arrays(&mut out);
+            out.push(ArrayRef::of(&l.b_up));
+            l.w_down.push_arrays(&mut out);
+            out.extend([&l.b_down, &l.ln2_g, &l.ln2_b].map(ArrayRef::of));
+        }
+        out
+    }
+
+    /// Weights for `config`, `precision` and `kernels` from arrays in the order of
+    /// [`Weights::arrays`] (the cache file's); `Err` if one is missing or the wrong size.
+    pub(crate) fn assemble(
+        config: Config,
+        precision: Precision,
+        kernels: crate::Kernels,
+        src: &mut impl ArraySource,
+    ) -> Result<Weights, String> {
+        let h = HIDDEN;
+        let word_emb = src.next(config.vocab_size * h)?;
+        let pos_emb = src.next(config.max_position * h)?;
+        let type0_emb = src.next(h)?;
+        let emb_ln_g = src.next(h)?;
+        let emb_ln_b = src.next(h)?;
+        let mut layers = Vec::with_capacity(LAYERS);
+        for _ in 0..LAYERS {
+            let w_qkv = Linear::assemble(src, h, 3 * h, precision, kernels)?;
+            let b_qkv = src.next(3 * h)?;
+            let w_out = Linear::assemble(src, h, h, precision, kernels)?;
+            let (b_out, ln1_g, ln1_b) = (src.next(h)?, src.next(h)?, src.next(h)?);
+            let w_up = Linear::assemble(src, h, INTERMEDIATE, precision, kernels)?;
+            let b_up = src.next(INTERMEDIATE)?;
+            // as in `load_weights`: the second feed-forward product takes no outliers
+            let w_down =
+                Linear::assemble(src, INTERMEDIATE, h, precision, kernels)?.without_outliers();
+            let (b_down, ln2_g, ln2_b) = (src.next(h)?, src.next(h)?, src.next(h)?);
+            layers.push(LayerWeights {
+                w_qkv,
+                b_qkv,
+                w_out,
+                b_out,
+                ln1_g,
+                ln1_b,
+                w_up,
+                b_up,
+                w_down,
+                b_down,
+                ln2_g,
+                ln2_b,
+            });
+        }
+        Ok(Weights {
+            config,
+            word_emb,
+            pos_emb,
+            type0_emb,
+            emb_ln_g,
+            emb_ln_b,
+            layers,
+        })
+    }
 }
 
 /// `[rows, cols]` row-major -> `[cols, rows]` row-major.

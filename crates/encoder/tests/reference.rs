@@ -165,6 +165,7 @@ fn every_simd_level_and_int8_kernel_matches_reference() {
                 threads: 1,
                 precision,
                 max_batch: 8,
+                cache_dir: None,
             };
             let enc = Encoder::load_with_kernels(&dir, opts, kernels).unwrap();
             let info = enc.info();

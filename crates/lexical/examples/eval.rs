@@ -53,6 +53,7 @@ fn embeddings(name: &str, model: &Path, threads: usize, texts: &[&str]) -> Vec<f
             threads,
             precision: Precision::F32,
             max_batch: 32,
+            cache_dir: None,
         },
     )
     .unwrap_or_else(|e| panic!("loading the model from {}: {e}", model.display()));
