@@ -45,6 +45,9 @@ pub static ENCODER_THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub static ENCODER_BATCH: GucSetting<i32> = GucSetting::<i32>::new(32);
 /// Where the model files are; empty = `$sharedir/extension/codevec/models/all-MiniLM-L6-v2`.
 pub static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Where the packed-weights cache files are; empty = `$PGDATA/codevec_weights`, `off` = none.
+pub static WEIGHTS_CACHE_DIR: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
 
 /// Lists an ivf scan probes before it starts reranking (0 = the default for the index's
 /// list count, `codevec_ivf::defaults::nprobe_for_lists`).
@@ -138,6 +141,14 @@ pub fn register() {
         c"Directory holding the encoder's model files (superuser only).",
         c"Empty means the directory make install writes: $sharedir/extension/codevec/models/all-MiniLM-L6-v2.",
         &MODEL_DIR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"codevec.weights_cache_dir",
+        c"Directory of the encoder's packed-weights cache files, shared by every backend (superuser only).",
+        c"Empty means codevec_weights in the data directory; off means every backend packs its own private copy of the weights. Each backend memory-maps the file for its model and kernel layout read-only, so the weights are in memory once per server; a stale or damaged file is rebuilt.",
+        &WEIGHTS_CACHE_DIR,
         GucContext::Suset,
         GucFlags::default(),
     );

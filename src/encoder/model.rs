@@ -45,6 +45,29 @@ pub fn model_dir() -> PathBuf {
     PathBuf::from(share).join("extension/codevec/models/all-MiniLM-L6-v2")
 }
 
+/// The packed-weights cache directory in effect (`None`: private weights per backend).
+pub fn weights_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = gucs::WEIGHTS_CACHE_DIR.get() {
+        let s = dir.to_string_lossy();
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return None;
+        }
+        if !s.is_empty() {
+            return Some(PathBuf::from(s));
+        }
+    }
+    // SAFETY: DataDir is the backend's NUL-terminated data directory path, set at startup.
+    let data = unsafe {
+        let d = pg_sys::DataDir;
+        if d.is_null() {
+            return None;
+        }
+        CStr::from_ptr(d).to_string_lossy().into_owned()
+    };
+    Some(PathBuf::from(data).join("codevec_weights"))
+}
+
 /// Resident set size of this process in bytes (Linux), or 0.
 pub fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -113,7 +136,7 @@ pub fn encoder_with(precision: Precision) -> Arc<Encoder> {
         threads,
         max_batch: batch,
         precision,
-        cache_dir: None,
+        cache_dir: weights_cache_dir(),
     };
     let enc = Encoder::load(&dir, opts).unwrap_or_else(|e| raise_load_error(e));
     let load_time = enc.info().load_time;

@@ -106,6 +106,8 @@ mod codevec {
             name!(model_dir, String),
             name!(load_ms, f64),
             name!(resident_mb, f64),
+            name!(weights, String),
+            name!(weights_file, Option<String>),
         ),
     > {
         let row = model::with_loaded(model::parse_precision(precision), |l| {
@@ -122,6 +124,8 @@ mod codevec {
                 l.dir.display().to_string(),
                 l.load_time.as_secs_f64() * 1000.0,
                 model::resident_bytes() as f64 / (1024.0 * 1024.0),
+                i.weights_source.name().to_string(),
+                i.weights_file.as_ref().map(|p| p.display().to_string()),
             )
         });
         TableIterator::once(row)

@@ -245,3 +245,93 @@ fn corrupt_model_files_give_a_clear_error_naming_the_path() {
     assert_eq!(d, 384);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `Pss` of a backend in kB (`/proc/<pid>/smaps_rollup`), or None where there is none.
+fn pss_kb(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Issue #11 §4: the packed weights are in memory once per server. Four backends that each
+/// embed once map one cache file (`weights = mapped` or `written`, the same file), each
+/// costs a fraction of a backend with private weights, and a new connection's first embed
+/// no longer packs the weights.
+#[test]
+fn backends_share_one_copy_of_the_weights() {
+    let Some(_) = pss_kb(std::process::id() as i32) else {
+        eprintln!("skipped: no /proc/<pid>/smaps_rollup on this system");
+        return;
+    };
+    // a backend with private weights, for comparison
+    let mut private = client();
+    private
+        .batch_execute("SET codevec.weights_cache_dir = off")
+        .unwrap();
+    private
+        .query_one("SELECT codevec.embed('warm up')", &[])
+        .unwrap();
+    let (src, ppid): (String, i32) = {
+        let r = private
+            .query_one(
+                "SELECT weights, pg_backend_pid() FROM codevec.encoder_info()",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(src, "private");
+    // make sure the cache file exists, then four fresh backends at once
+    client()
+        .query_one("SELECT codevec.embed('warm up')", &[])
+        .unwrap();
+    let mut clients: Vec<_> = (0..4).map(|_| client()).collect();
+    let firsts: Vec<f64> = std::thread::scope(|s| {
+        let hs: Vec<_> = clients
+            .iter_mut()
+            .map(|c| {
+                s.spawn(move || {
+                    let t = Instant::now();
+                    c.query_one("SELECT codevec.embed('parse a date string')", &[])
+                        .unwrap();
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut files = std::collections::HashSet::new();
+    let mut pss = vec![];
+    for c in clients.iter_mut() {
+        let r = c
+            .query_one(
+                "SELECT weights, weights_file, pg_backend_pid() FROM codevec.encoder_info()",
+                &[],
+            )
+            .unwrap();
+        let (w, f, pid): (String, Option<String>, i32) = (r.get(0), r.get(1), r.get(2));
+        assert_eq!(w, "mapped", "a fresh backend maps the existing file");
+        files.insert(f.expect("a mapped backend names its file"));
+        pss.push(pss_kb(pid).unwrap());
+    }
+    assert_eq!(files.len(), 1, "one file for all: {files:?}");
+    let private_pss = pss_kb(ppid).unwrap();
+    eprintln!(
+        "first embed of a new connection: {firsts:.0?} ms; PSS with 4 mapping backends: {:?} MB; a private backend: {} MB",
+        pss.iter().map(|k| k / 1024).collect::<Vec<_>>(),
+        private_pss / 1024
+    );
+    for &p in &pss {
+        assert!(
+            p * 2 < private_pss,
+            "a mapping backend's PSS ({p} kB) is not well below a private one's ({private_pss} kB)"
+        );
+    }
+    // loose bound (busy CI hosts): the first embed maps and checks, it does not pack
+    assert!(
+        firsts.iter().all(|&ms| ms < 3000.0),
+        "first embeds took {firsts:?} ms"
+    );
+}
