@@ -58,27 +58,45 @@ pub fn read_centroids<S: PageStore>(store: &S, m: &MetaData) -> Result<Vec<f32>,
     Ok(floats)
 }
 
-/// Appends pages holding `floats` (centre, then centroids) as consecutive blocks. Returns
-/// (first block, pages). The caller holds the metapage exclusively or is building.
-pub fn write_centroids<S: PageStore>(store: &S, floats: &[f32]) -> Result<(u32, u32), StoreError> {
-    use super::format::kind;
+/// Appends one new page of `kind` per chunk, as consecutive blocks, each filled by `fill`.
+/// Returns (first block, pages). The caller holds the metapage exclusively or is building,
+/// so no other extender can interleave.
+fn write_consecutive<S: PageStore, T>(
+    store: &S,
+    chunks: std::slice::Chunks<'_, T>,
+    kind: u16,
+    what: &str,
+    fill: impl Fn(&mut super::format::Page, &[T]),
+) -> Result<(u32, u32), StoreError> {
     use super::store::PageRecord;
     let mut first = None;
     let mut pages = 0u32;
-    for chunk in floats.chunks(F32_PER_PAGE) {
+    for chunk in chunks {
         let mut g = store.extend()?;
         let blk = g.block();
         let start = *first.get_or_insert(blk);
-        assert_eq!(blk, start + pages, "centroid pages must be consecutive");
+        assert_eq!(blk, start + pages, "{what} pages must be consecutive");
         let mut rec = store.record();
         let i = rec.register(&mut g, true);
         let p = rec.page(i);
-        p.init(kind::CENTROID);
-        p.set_centroid_values(chunk);
+        p.init(kind);
+        fill(p, chunk);
         rec.commit();
         pages += 1;
     }
     Ok((first.unwrap_or(super::format::INVALID_BLOCK), pages))
+}
+
+/// Appends pages holding `floats` (centre, then centroids) as consecutive blocks. Returns
+/// (first block, pages).
+pub fn write_centroids<S: PageStore>(store: &S, floats: &[f32]) -> Result<(u32, u32), StoreError> {
+    write_consecutive(
+        store,
+        floats.chunks(F32_PER_PAGE),
+        super::format::kind::CENTROID,
+        "centroid",
+        |p, chunk| p.set_centroid_values(chunk),
+    )
 }
 
 /// Appends the directory pages for `entries` as consecutive blocks. Returns (first, pages).
@@ -86,23 +104,14 @@ pub fn write_directory<S: PageStore>(
     store: &S,
     entries: &[DirEntry],
 ) -> Result<(u32, u32), StoreError> {
-    use super::format::{kind, DIR_PER_PAGE};
-    use super::store::PageRecord;
-    let mut first = None;
-    let mut pages = 0u32;
-    for chunk in entries.chunks(DIR_PER_PAGE) {
-        let mut g = store.extend()?;
-        let blk = g.block();
-        let start = *first.get_or_insert(blk);
-        assert_eq!(blk, start + pages, "directory pages must be consecutive");
-        let mut rec = store.record();
-        let i = rec.register(&mut g, true);
-        let p = rec.page(i);
-        p.init(kind::DIR);
-        p.dir_entries_mut()[..chunk.len()].copy_from_slice(chunk);
-        p.set_count(chunk.len());
-        rec.commit();
-        pages += 1;
-    }
-    Ok((first.unwrap_or(super::format::INVALID_BLOCK), pages))
+    write_consecutive(
+        store,
+        entries.chunks(super::format::DIR_PER_PAGE),
+        super::format::kind::DIR,
+        "directory",
+        |p, chunk| {
+            p.dir_entries_mut()[..chunk.len()].copy_from_slice(chunk);
+            p.set_count(chunk.len());
+        },
+    )
 }

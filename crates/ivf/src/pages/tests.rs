@@ -63,6 +63,13 @@ fn model_of(store: &MemStore) -> impl FnMut(&MetaData) -> Result<Rc<IvfModel>, S
 
 /// Every (id, lower bound) a scan of the paged index yields.
 fn scan_all(store: &MemStore, q: &[f32], mode: OrderMode, nprobe: usize) -> Vec<(u64, f32)> {
+    let out = scan(store, q, mode, nprobe);
+    assert_eq!(store.locks_held(), 0, "a scan left a lock behind");
+    out
+}
+
+/// [`scan_all`] without the check that no lock is left (other threads may hold some).
+fn scan(store: &MemStore, q: &[f32], mode: OrderMode, nprobe: usize) -> Vec<(u64, f32)> {
     let m = read_meta(store).unwrap();
     let mut model = model_of(store);
     let mdl = model(&m).unwrap();
@@ -82,7 +89,6 @@ fn scan_all(store: &MemStore, q: &[f32], mode: OrderMode, nprobe: usize) -> Vec<
         out.push(r);
     }
     assert!(src.error().is_none());
-    assert_eq!(store.locks_held(), 0, "a scan left a lock behind");
     out
 }
 
@@ -462,7 +468,7 @@ fn concurrent_inserts_scans_and_vacuum_lose_nothing() {
         let (st2, x2) = (store.clone(), x.clone());
         s.spawn(move || {
             for r in 0..30 {
-                let got = scan_all_shared(&st2, &x2[r * dim..(r + 1) * dim]);
+                let got = scan(&st2, &x2[r * dim..(r + 1) * dim], OrderMode::Relaxed, 5);
                 let mut ids: Vec<u64> = got.iter().map(|g| g.0).collect();
                 ids.sort();
                 let n = ids.len();
@@ -490,27 +496,4 @@ fn concurrent_inserts_scans_and_vacuum_lose_nothing() {
         .collect();
     assert_eq!(ids, want);
     assert_eq!(count_entries(&store).unwrap(), want.len() as u64);
-}
-
-/// [`scan_all`] from a thread of its own (relaxed, every list).
-fn scan_all_shared(store: &MemStore, q: &[f32]) -> Vec<(u64, f32)> {
-    let m = read_meta(store).unwrap();
-    let mut model = model_of(store);
-    let mdl = model(&m).unwrap();
-    let mut qs = QueryState::new();
-    mdl.prepare_query(q, &mut qs);
-    let heads: Vec<u32> = read_directory(store, &m)
-        .unwrap()
-        .iter()
-        .map(|e| e.head)
-        .collect();
-    let mut src = PagedLists::new(store, &heads, m.dims as usize);
-    let lists = m.lists as usize;
-    let mut scan = OrderedScan::new(&qs, ScanParams::new(lists, 40, lists, OrderMode::Relaxed));
-    let mut out = vec![];
-    while let Some(r) = scan.next(&mut src, &qs) {
-        out.push(r);
-    }
-    assert!(src.error().is_none());
-    out
 }
