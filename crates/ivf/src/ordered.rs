@@ -47,7 +47,7 @@ use crate::bound::BoundQuery;
 use crate::metric::Metric;
 use crate::model::QueryState;
 use crate::quant::rabitq::EPS0;
-use crate::quant::scan::{read_factors, CandidateSink};
+use crate::quant::scan::{CandidateSink, BLOCK, FACTOR_BLOCK};
 use crate::topk::{Reservoir, Scored};
 
 /// A candidate waiting for its rerank: key (estimator lower bound, in rank units), row id
@@ -167,6 +167,12 @@ fn sigma_scale(qs: &QueryState, list: usize, confidence: f32) -> f32 {
     confidence * qc2.max(0.0).sqrt()
 }
 
+/// Index of vector `i`'s `err` factor in a factor-block array ([`crate::quant::scan`]).
+#[inline(always)]
+fn err_index(i: usize) -> usize {
+    (i / BLOCK) * FACTOR_BLOCK + 3 * BLOCK + i % BLOCK
+}
+
 struct Keyed<'a, K: KeySink, F: FnMut(usize) -> (u64, u64)> {
     sink: &'a mut K,
     factors: &'a [f32],
@@ -184,7 +190,7 @@ impl<K: KeySink, F: FnMut(usize) -> (u64, u64)> CandidateSink for Keyed<'_, K, F
     }
     #[inline(always)]
     fn push(&mut self, i: usize, est: f32) {
-        let key = est - self.scale * read_factors(self.factors, i).err;
+        let key = est - self.scale * self.factors[err_index(i)];
         if key <= self.sink.threshold() {
             let (id, loc) = (self.ids)(i);
             self.sink.push(key, id, loc);
@@ -208,9 +214,13 @@ pub fn scan_keys<K: KeySink>(
     sink: &mut K,
 ) {
     let scale = sigma_scale(qs, list, confidence);
-    let max_err = (0..n)
-        .map(|i| read_factors(factors, i).err)
-        .fold(0.0f32, f32::max);
+    // the `err` lanes of the run's factor blocks (padding lanes hold 0 or, on pages
+    // compacted before they were cleared, an old entry's err: a larger slack only lets more
+    // candidates through to the exact key test)
+    let max_err = factors[..n.div_ceil(BLOCK) * FACTOR_BLOCK]
+        .chunks_exact(FACTOR_BLOCK)
+        .flat_map(|b| &b[3 * BLOCK..])
+        .fold(0.0f32, |m, &e| if e > m { e } else { m });
     let slack = scale * max_err;
     let mut k = Keyed {
         sink,
