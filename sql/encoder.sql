@@ -11,7 +11,7 @@ COMMENT ON FUNCTION codevec.embed_batch(text[], text) IS
 COMMENT ON FUNCTION codevec.token_count(text) IS
   'number of word pieces the model sees for a text, after truncation, including [CLS] and [SEP]';
 COMMENT ON FUNCTION codevec.encoder_info(text) IS
-  'the encoder this backend uses for a precision (default ''f32''), loading it if needed: model, dimensions, precision, threads, kernels, load time, resident memory, and where its weights come from (private = packed by this backend; mapped = shared with every backend through the packed-weights cache file; written = this backend wrote that file)';
+  'the encoder this backend uses for a precision (default ''f32''), loading it if needed: model, dimensions, precision, threads, kernels, load time, resident memory, and where its weights come from (private = packed by this backend; mapped = shared with every backend through the packed-weights cache file; written = this backend wrote that file), and how many texts this backend embedded and answered from its memo of recent single texts';
 
 -- Fill an embedding column from a text column in committed batches. Restartable: only rows
 -- whose embedding is NULL (and whose text is not) are embedded, so after an interruption a

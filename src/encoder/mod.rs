@@ -6,6 +6,7 @@
 //! pool); the backend thread polls Postgres' interrupt flags between layers and raises the
 //! cancel after the encoder returns, so worker threads never touch Postgres.
 
+mod memo;
 pub(crate) mod model;
 mod sql;
 pub(crate) mod text;
@@ -15,8 +16,22 @@ use pgrx::prelude::*;
 
 use crate::error::raise;
 
+/// The embedding of one text (remembered per backend: see [`memo`]).
+pub(crate) fn encode_one(enc: &std::sync::Arc<Encoder>, text: &str) -> Vec<f32> {
+    memo::embed_one(enc, text, || {
+        encode(enc, &[text]).pop().expect("one embedding per text")
+    })
+}
+
+/// Texts this backend ran through the model, and embeddings it answered from the memo.
+pub(crate) static COUNTS: [std::sync::atomic::AtomicU64; 2] = [
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+];
+
 /// Encode texts, honouring statement_timeout and cancel requests.
 pub(crate) fn encode(enc: &Encoder, texts: &[&str]) -> Vec<Vec<f32>> {
+    COUNTS[0].fetch_add(texts.len() as u64, std::sync::atomic::Ordering::Relaxed);
     match enc.embed_batch_interruptible(texts, &mut crate::interrupts::cancel_pending) {
         Ok(v) => v,
         Err(EncoderError::Cancelled) => {

@@ -8,7 +8,7 @@ mod codevec {
     use pgrx::prelude::*;
 
     use crate::encoder::text::{model_text, TextArg};
-    use crate::encoder::{encode, model};
+    use crate::encoder::{encode, encode_one, model};
     use crate::types::{VectorArray, VectorOut};
 
     // COST: one text takes about 1-5 ms, several thousand times a built-in operator
@@ -22,10 +22,7 @@ mod codevec {
         let enc = model::encoder();
         // SAFETY: a non-null text datum (the function is strict).
         let s = unsafe { model_text(&enc, text.0) };
-        let v = encode(&enc, &[s.as_str()])
-            .pop()
-            .expect("one embedding per text");
-        VectorOut::new(&v)
+        VectorOut::new(&encode_one(&enc, &s))
     }
 
     /// `embed(text)` at a chosen precision: 'f32' (the same as `embed(text)`) or 'int8'
@@ -35,10 +32,7 @@ mod codevec {
         let enc = model::encoder_with(model::parse_precision(precision));
         // SAFETY: a non-null text datum (the function is strict).
         let s = unsafe { model_text(&enc, text.0) };
-        let v = encode(&enc, &[s.as_str()])
-            .pop()
-            .expect("one embedding per text");
-        VectorOut::new(&v)
+        VectorOut::new(&encode_one(&enc, &s))
     }
 
     /// Embeddings of many texts at once (faster than one call per text); NULL elements give
@@ -108,6 +102,8 @@ mod codevec {
             name!(resident_mb, f64),
             name!(weights, String),
             name!(weights_file, Option<String>),
+            name!(texts_embedded, i64),
+            name!(memo_hits, i64),
         ),
     > {
         let row = model::with_loaded(model::parse_precision(precision), |l| {
@@ -126,6 +122,8 @@ mod codevec {
                 model::resident_bytes() as f64 / (1024.0 * 1024.0),
                 i.weights_source.name().to_string(),
                 i.weights_file.as_ref().map(|p| p.display().to_string()),
+                crate::encoder::COUNTS[0].load(std::sync::atomic::Ordering::Relaxed) as i64,
+                crate::encoder::COUNTS[1].load(std::sync::atomic::Ordering::Relaxed) as i64,
             )
         });
         TableIterator::once(row)

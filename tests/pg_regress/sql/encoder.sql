@@ -77,3 +77,18 @@ SELECT try($$SELECT codevec.embed('x')$$);
 RESET codevec.model_dir;
 SELECT dims(codevec.embed('back to the installed model')) AS dims;
 DROP TABLE snippets, snippets2;
+
+-- A generic plan cannot fold codevec.embed($1), and the executor re-evaluates the ORDER BY
+-- expression for every row an ivf scan returns: the memo makes that one model run per query.
+CREATE TABLE memo_t (id int, emb embedding(384));
+INSERT INTO memo_t SELECT i, codevec.embed('text number ' || i) FROM generate_series(1, 40) i;
+CREATE INDEX ON memo_t USING ivf (emb embedding_cosine_ops);
+SET plan_cache_mode = force_generic_plan;
+PREPARE memo_q(text) AS SELECT id FROM memo_t ORDER BY emb <=> codevec.embed($1) LIMIT 10;
+SELECT texts_embedded AS before FROM codevec.encoder_info() \gset
+\o /dev/null
+EXECUTE memo_q('a question embedded once');
+\o
+SELECT texts_embedded - :before AS model_runs, memo_hits > 0 AS rechecks_remembered FROM codevec.encoder_info();
+RESET plan_cache_mode;
+DROP TABLE memo_t;
