@@ -13,7 +13,7 @@ fn time_queries(
     op: &str,
     queries: &[Vec<f32>],
 ) -> f64 {
-    let sql = format!("SELECT id FROM {table} ORDER BY v {op} $1::text::{ty} LIMIT 10");
+    let sql = format!("SELECT id FROM {table} ORDER BY v {op} (SELECT $1::text::{ty}) LIMIT 10");
     let stmt = c.prepare(&sql).unwrap();
     c.query(&stmt, &[&to_text(&queries[0])]).unwrap(); // warm the cache
     let t = Instant::now();

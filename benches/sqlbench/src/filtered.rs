@@ -77,7 +77,7 @@ pub fn run(c: &mut Client, table: &str, ty: &str, ann: &Ann, t: &Truth) -> (Run,
     for (&(col, m), truth) in FILTERS.iter().zip(&t.0) {
         let stmt = c
             .prepare(&format!(
-                "SELECT id, v <=> $1::text::{ty} FROM {table} WHERE {col} = $2 ORDER BY v <=> $1::text::{ty} LIMIT 10"
+                "SELECT id, v <=> (SELECT $1::text::{ty}) FROM {table} WHERE {col} = $2 ORDER BY v <=> (SELECT $1::text::{ty}) LIMIT 10"
             ))
             .unwrap();
         let q0 = to_text(&ann.queries[0]);

@@ -29,7 +29,7 @@ pub fn run(c: &mut Client, ty: &str, using: &str, ann: &Ann) -> (Run, Run, f64) 
     c.batch_execute("VACUUM ANALYZE ann_grow").unwrap();
     let stmt = c
         .prepare(&format!(
-            "SELECT id, v <=> $1::text::{ty} FROM ann_grow ORDER BY v <=> $1::text::{ty} LIMIT 10"
+            "SELECT id, v <=> (SELECT $1::text::{ty}) FROM ann_grow ORDER BY v <=> (SELECT $1::text::{ty}) LIMIT 10"
         ))
         .unwrap();
     let nq = ann.queries.len();
@@ -37,7 +37,7 @@ pub fn run(c: &mut Client, ty: &str, using: &str, ann: &Ann) -> (Run, Run, f64) 
     c.batch_execute("REINDEX INDEX ann_grow_v").unwrap();
     let stmt = c
         .prepare(&format!(
-            "SELECT id, v <=> $1::text::{ty} FROM ann_grow ORDER BY v <=> $1::text::{ty} LIMIT 10"
+            "SELECT id, v <=> (SELECT $1::text::{ty}) FROM ann_grow ORDER BY v <=> (SELECT $1::text::{ty}) LIMIT 10"
         ))
         .unwrap();
     let fresh = measure(c, &stmt, ann, nq, &no_params, &|i| ann.gt[i].clone());
