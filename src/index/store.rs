@@ -220,6 +220,32 @@ impl PageStore for BufferStore {
         }
     }
 
+    fn note_free(&self, blk: u32) {
+        if self.fork == pg_sys::ForkNumber::MAIN_FORKNUM {
+            // SAFETY: the relation is open; the index's free space map takes the block as a
+            // hint (not WAL-logged; VACUUM records it again).
+            unsafe { pg_sys::RecordFreeIndexPage(self.index, blk) };
+        }
+    }
+
+    fn take_free(&self) -> Option<u32> {
+        if self.fork != pg_sys::ForkNumber::MAIN_FORKNUM {
+            return None;
+        }
+        loop {
+            // SAFETY: the relation is open; GetFreeIndexPage hands a recorded block out once
+            // (it marks it used) and returns InvalidBlockNumber when none is left.
+            let blk = unsafe { pg_sys::GetFreeIndexPage(self.index) };
+            if blk == pg_sys::InvalidBlockNumber {
+                return None;
+            }
+            // a free space map left from before a crash may name blocks that are gone
+            if self.exists(blk) {
+                return Some(blk);
+            }
+        }
+    }
+
     fn checkpoint(&self) {
         match self.pause {
             Pause::Interrupts => {

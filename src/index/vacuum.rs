@@ -1,5 +1,7 @@
 //! `ambulkdelete` / `amvacuumcleanup`: the glue around `codevec_ivf::pages::vacuum` (dead
-//! TIDs removed by compacting each code page in place, list counts fixed).
+//! TIDs removed by compacting each code page in place, list counts fixed, the dead rows'
+//! `f16` slots freed and their vector pages recorded in the index's free space map, where
+//! inserts find them).
 
 use codevec_ivf::pages::vacuum::{bulk_delete, count_entries};
 use pgrx::pg_sys;
@@ -38,6 +40,10 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             )
         };
         let st = ok(bulk_delete(&store, &mut is_dead));
+        if st.slots_freed > 0 {
+            // make the vector pages with freed slots findable by inserts now
+            pg_sys::IndexFreeSpaceMapVacuum((*info).index);
+        }
         // Every pass counts the live entries anew: one VACUUM calls bulkdelete once per
         // round of dead TIDs (maintenance_work_mem), with the same stats struct.
         (*stats).num_index_tuples = st.live as f64;

@@ -1,14 +1,16 @@
 //! The golden-page test: every byte of the `ivf` page format, pinned.
 //!
 //! Pages of each kind are written with fixed contents through the format API and compared
-//! byte for byte (their non-zero runs) with `tests/golden/pages-v1.txt`. A change to the
+//! byte for byte (their non-zero runs) with `tests/golden/pages-v{VERSION}.txt`. A change to the
 //! format fails here: then bump `pages::meta::VERSION` (old indexes need a REINDEX, which
 //! the version check tells their users) and bless a new file with
 //! `CODEVEC_BLESS=1 cargo test -p codevec-ivf --test golden_pages`.
 #![cfg(target_endian = "little")]
 
 use codevec_ivf::half::f16;
-use codevec_ivf::pages::format::{kind, loc_pack, CodeLayout, DirEntry, Page, VecLayout};
+use codevec_ivf::pages::format::{
+    kind, loc_pack, CodeLayout, DirEntry, Page, VecLayout, FREE_SLOT,
+};
 use codevec_ivf::pages::meta::{MetaData, VERSION};
 use codevec_ivf::quant::rabitq::CodeFactors;
 use codevec_ivf::{F16Factors, Metric};
@@ -45,7 +47,7 @@ fn pages() -> Vec<(&'static str, Box<Page>)> {
             head: 3,
             tail: 3,
             count: 3,
-            reserved: 0,
+            room: 5,
         },
         DirEntry::EMPTY,
     ]);
@@ -81,13 +83,14 @@ fn pages() -> Vec<(&'static str, Box<Page>)> {
     let vl = VecLayout::new(5);
     let mut p = Page::zeroed();
     p.init(kind::VEC);
-    for s in 0..2 {
+    for s in 0..3 {
         let v: Vec<f16> = (0..5)
             .map(|j| f16::from_f32(j as f32 - s as f32 * 0.5))
             .collect();
         p.set_vector_slot(
             vl,
             s,
+            (7u64 << 16) | (s as u64 + 1),
             F16Factors {
                 norm: 2.0 + s as f32,
                 eps: 1e-4,
@@ -95,6 +98,7 @@ fn pages() -> Vec<(&'static str, Box<Page>)> {
             &v,
         );
     }
+    p.free_vector_slot(vl, 2);
     out.push(("vector", p));
     out
 }
@@ -134,7 +138,8 @@ fn dump(name: &str, p: &Page) -> String {
 fn pages_match_the_golden_file() {
     let got: String = format!("format version {VERSION}\n")
         + &pages().iter().map(|(n, p)| dump(n, p)).collect::<String>();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/pages-v1.txt");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/golden/pages-v{VERSION}.txt"));
     if std::env::var_os("CODEVEC_BLESS").is_some() {
         std::fs::write(&path, &got).unwrap();
     }
@@ -164,6 +169,11 @@ fn golden_pages_read_back() {
     assert_eq!(cp.code_factors(1).pop, 4);
     assert_eq!(cp.tids()[2], (7 << 16) | 3);
     assert_eq!(cp.locs()[1], loc_pack(4, 1));
-    let (f, v) = ps[4].1.vector_slot(VecLayout::new(5), 4, 1).unwrap();
-    assert_eq!((f.norm, v[4].to_f32()), (3.0, 3.5));
+    assert_eq!(ps[2].1.dir_entries(2).unwrap()[0].room, 5);
+    let vl = VecLayout::new(5);
+    let (tid, f, v) = ps[4].1.vector_slot(vl, 4, 1).unwrap();
+    assert_eq!((tid, f.norm, v[4].to_f32()), ((7 << 16) | 2, 3.0, 3.5));
+    let (tid, f, v) = ps[4].1.vector_slot(vl, 4, 2).unwrap();
+    assert_eq!((tid, f.norm, v[4].to_f32()), (FREE_SLOT, 0.0, 0.0));
+    assert_eq!(ps[4].1.vacant_vector_slot(vl, 4).unwrap(), Some(3));
 }

@@ -79,7 +79,13 @@ pub fn write_index<S: PageStore>(
             p.init(kind::VEC);
             for slot in 0..n {
                 let (l, i) = lists.next().expect("rows counted above");
-                p.set_vector_slot(vl, slot, l.f16f[i], &l.vecs[i * dims..(i + 1) * dims]);
+                p.set_vector_slot(
+                    vl,
+                    slot,
+                    l.ids[i],
+                    l.f16f[i],
+                    &l.vecs[i * dims..(i + 1) * dims],
+                );
             }
             rec.commit();
             left -= n;

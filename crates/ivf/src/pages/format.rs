@@ -195,13 +195,14 @@ impl Page {
         Ok(CodePageMut { page: self, lay })
     }
 
-    /// Slot `slot` of a vector page: its factors and `f16` copy (kind and slot checked).
+    /// Slot `slot` of a vector page: the row id it holds ([`FREE_SLOT`] once VACUUM freed
+    /// it), its factors and `f16` copy (kind and slot checked).
     pub fn vector_slot(
         &self,
         lay: VecLayout,
         blk: u32,
         slot: usize,
-    ) -> Result<(F16Factors, &[half::f16]), StoreError> {
+    ) -> Result<(u64, F16Factors, &[half::f16]), StoreError> {
         let n = self.check(kind::VEC, blk, lay.per_page)?.count as usize;
         if slot >= n {
             return Err(StoreError::corrupt(format!(
@@ -209,9 +210,11 @@ impl Page {
             )));
         }
         let off = slot * lay.slot;
-        let f = self.slice::<f32>(off, 2);
-        let v = self.slice::<half::f16>(off + 8, lay.dims);
+        let tid = self.slice::<u64>(off, 1)[0];
+        let f = self.slice::<f32>(off + 8, 2);
+        let v = self.slice::<half::f16>(off + 16, lay.dims);
         Ok((
+            tid,
             F16Factors {
                 norm: f[0],
                 eps: f[1],
@@ -220,15 +223,49 @@ impl Page {
         ))
     }
 
-    /// Writes slot `slot` of a vector page and counts it (slots fill in order).
-    pub fn set_vector_slot(&mut self, lay: VecLayout, slot: usize, f: F16Factors, v: &[half::f16]) {
-        assert!(slot < lay.per_page && v.len() == lay.dims);
+    /// Writes slot `slot` of a vector page (row id `tid`, factors, copy) and counts it: the
+    /// count is the high-water mark of the slots used (new slots fill in order, a freed slot
+    /// below it is reused in place).
+    pub fn set_vector_slot(
+        &mut self,
+        lay: VecLayout,
+        slot: usize,
+        tid: u64,
+        f: F16Factors,
+        v: &[half::f16],
+    ) {
+        assert!(slot < lay.per_page && v.len() == lay.dims && tid != FREE_SLOT);
         let off = slot * lay.slot;
-        self.slice_mut::<f32>(off, 2)
+        self.slice_mut::<u64>(off, 1)[0] = tid;
+        self.slice_mut::<f32>(off + 8, 2)
             .copy_from_slice(&[f.norm, f.eps]);
-        self.slice_mut::<half::f16>(off + 8, lay.dims)
+        self.slice_mut::<half::f16>(off + 16, lay.dims)
             .copy_from_slice(v);
-        self.set_count(slot + 1);
+        let count = self.special().count as usize;
+        self.set_count(count.max(slot + 1));
+    }
+
+    /// Frees slot `slot` (below the count) of a vector page: its row id becomes
+    /// [`FREE_SLOT`] and its factors and copy read as zero.
+    pub fn free_vector_slot(&mut self, lay: VecLayout, slot: usize) {
+        assert!(slot < lay.per_page);
+        let off = slot * lay.slot;
+        self.data_mut()[off..off + lay.slot].fill(0);
+        self.slice_mut::<u64>(off, 1)[0] = FREE_SLOT;
+    }
+
+    /// A slot of vector page `blk` an insert may write: the first never used, else the
+    /// first freed one, else `None` (kind and count checked).
+    pub fn vacant_vector_slot(
+        &self,
+        lay: VecLayout,
+        blk: u32,
+    ) -> Result<Option<usize>, StoreError> {
+        let n = self.check(kind::VEC, blk, lay.per_page)?.count as usize;
+        if n < lay.per_page {
+            return Ok(Some(n));
+        }
+        Ok((0..n).find(|&s| self.slice::<u64>(s * lay.slot, 1)[0] == FREE_SLOT))
     }
 
     /// The first `size_of::<T>()` bytes of the data area as a `T` (the metapage).
@@ -274,12 +311,13 @@ pub struct Special {
 pub struct DirEntry {
     /// First code page.
     pub head: u32,
-    /// Last code page (where inserts append).
+    /// Last code page (where inserts append once no page before it has room).
     pub tail: u32,
     /// Entries in the list.
     pub count: u32,
-    /// Zero.
-    pub reserved: u32,
+    /// A page of the chain before the tail with free entries (set by VACUUM, the first
+    /// such page; advanced by the inserts that fill it), or 0: none.
+    pub room: u32,
 }
 
 impl DirEntry {
@@ -288,7 +326,7 @@ impl DirEntry {
         head: INVALID_BLOCK,
         tail: INVALID_BLOCK,
         count: 0,
-        reserved: 0,
+        room: 0,
     };
 }
 
@@ -456,8 +494,10 @@ impl CodePageMut<'_> {
     }
 }
 
-/// Layout of a vector page: `per_page` slots of `F16Factors` (8 B) + `dims` `f16`,
-/// 8-byte aligned.
+/// Layout of a vector page: `per_page` slots of the row id (`u64`, [`FREE_SLOT`] when
+/// freed), `F16Factors` (8 B) and `dims` `f16`, 8-byte aligned. The row id lets a reader
+/// tell that a locator it holds still points to its row's copy: a slot freed by VACUUM
+/// (the row is dead) may be reused by an insert at any time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VecLayout {
     /// Dimensions.
@@ -471,7 +511,7 @@ pub struct VecLayout {
 impl VecLayout {
     /// Layout for `dims` dimensions.
     pub fn new(dims: usize) -> VecLayout {
-        let slot = (8 + 2 * dims).div_ceil(8) * 8;
+        let slot = (16 + 2 * dims).div_ceil(8) * 8;
         VecLayout {
             dims,
             slot,
@@ -479,6 +519,9 @@ impl VecLayout {
         }
     }
 }
+
+/// The row id of a freed vector slot (no packed heap TID is: their top 16 bits are 0).
+pub const FREE_SLOT: u64 = u64::MAX;
 
 /// Packs a vector locator: `block << 16 | slot`.
 pub fn loc_pack(block: u32, slot: usize) -> u64 {

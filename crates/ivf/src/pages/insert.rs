@@ -1,5 +1,7 @@
-//! Inserting one vector: nearest list, encode, append the `f16` copy to the vector tail
-//! page and the code to the list's tail code page.
+//! Inserting one vector: nearest list, encode, write the `f16` copy into a vacant slot of
+//! a vector page (the one inserts fill, else one VACUUM freed slots on, else a new one) and
+//! the code into the list's first page with room (a page VACUUM left with room, else the
+//! tail, else a new page linked after it).
 //!
 //! Everything slow happens before the metapage's exclusive lock, which every scan and plan
 //! needs (share) and which cannot be cancelled while waiting: the caller reads the value
@@ -7,7 +9,7 @@
 //! is loaded under no lock at all. Then the metapage is taken exclusively for the page
 //! changes only (inserters serialise; tens of µs); a model trained meanwhile by another
 //! inserter is re-read under the lock. Lock order: meta → vector page → directory page →
-//! tail code page → new code page.
+//! code page with room (released if full) → tail code page → new code page.
 
 use std::ops::Deref;
 
@@ -17,6 +19,9 @@ use super::format::{kind, loc_pack, CodeLayout, DirEntry, VecLayout, INVALID_BLO
 use super::meta::{MetaData, META_BLOCK};
 use super::read::{read_meta, write_centroids, write_directory};
 use super::store::{Lock, PageGuard, PageRecord, PageStore, StoreError};
+
+/// Most pages of a list's chain an insert looks at for room before it appends to the tail.
+const ROOM_WALK: usize = 64;
 
 /// Inserts vector `x` (finite, checked by the caller) with row id `tid`.
 ///
@@ -127,15 +132,29 @@ fn append<S: PageStore>(
     let mut v16 = vec![half::f16::ZERO; dims];
     let (cf, ff) = model.encode_into(list, x, &mut code, &mut v16);
 
-    // 1. the f16 copy: the vector tail page, or a new one (then the metapage points to it)
+    // 1. the f16 copy: a vacant slot of the vector page inserts fill, else of a page with
+    // slots freed by VACUUM (then inserts fill that one), else of a new page
     let vl = VecLayout::new(dims);
     let loc = {
         let mut target = None;
         if m.vec_tail != INVALID_BLOCK {
             let g = store.lock(m.vec_tail, Lock::Exclusive)?;
-            let used = g.page().check(kind::VEC, m.vec_tail, vl.per_page)?.count as usize;
-            if used < vl.per_page {
-                target = Some((g, used, false));
+            if let Some(slot) = g.page().vacant_vector_slot(vl, m.vec_tail)? {
+                target = Some((g, slot, false));
+            }
+        }
+        while target.is_none() {
+            let Some(blk) = store.take_free() else { break };
+            if blk == META_BLOCK || blk == m.vec_tail {
+                continue;
+            }
+            let g = store.lock(blk, Lock::Exclusive)?;
+            // a hint: it may be stale (its slots reused already) or lost
+            if g.page().special().kind != kind::VEC {
+                continue;
+            }
+            if let Some(slot) = g.page().vacant_vector_slot(vl, blk)? {
+                target = Some((g, slot, false));
             }
         }
         let (mut g, slot, fresh) = match target {
@@ -149,8 +168,8 @@ fn append<S: PageStore>(
         if fresh {
             p.init(kind::VEC);
         }
-        p.set_vector_slot(vl, slot, ff, &v16);
-        if fresh {
+        p.set_vector_slot(vl, slot, tid, ff, &v16);
+        if blk != m.vec_tail {
             m.vec_tail = blk;
             let mr = rec.register(mg, false);
             m.write(rec.page(mr));
@@ -175,6 +194,48 @@ fn append<S: PageStore>(
             }
         }
     };
+    // 2a. pages before the tail that VACUUM left with room: filled first, from the first
+    // one the directory names on (a walk of at most ROOM_WALK pages, one lock at a time)
+    let mut room = e.room;
+    for _ in 0..ROOM_WALK {
+        if room == 0 || room == e.tail || room == INVALID_BLOCK {
+            break;
+        }
+        let mut g = store.lock(room, Lock::Exclusive)?;
+        let sp = g.page().check(kind::CODE, room, cl.capacity())?;
+        let used = sp.count as usize;
+        // a later page with room comes after this one (the tail is 2b's)
+        let after = if sp.next == e.tail || sp.next == INVALID_BLOCK {
+            0
+        } else {
+            sp.next
+        };
+        if used < cl.capacity() {
+            let mut rec = store.record();
+            let dr = rec.register(&mut db, false);
+            let r = rec.register(&mut g, false);
+            rec.page(r)
+                .code_page_mut(cl, room)?
+                .set(used, &code, &cf, tid, loc);
+            rec.page(r).set_count(used + 1);
+            let ent = &mut rec.page(dr).dir_entries_mut()[di];
+            ent.count += 1;
+            ent.room = if used + 1 == cl.capacity() {
+                after
+            } else {
+                room
+            };
+            rec.commit();
+            return Ok(());
+        }
+        drop(g);
+        room = after;
+    }
+    if room == e.tail || room == INVALID_BLOCK {
+        room = 0;
+    }
+
+    // 2b. the list's tail code page, or a new page linked after it
     let mut tail = None;
     let mut used = 0;
     if e.tail != INVALID_BLOCK {
@@ -189,6 +250,7 @@ fn append<S: PageStore>(
     };
     let mut rec = store.record();
     let dr = rec.register(&mut db, false);
+    rec.page(dr).dir_entries_mut()[di].room = room;
     let (target, pos, tblk) = match fresh.as_mut() {
         Some(np) => {
             let nblk = np.block();

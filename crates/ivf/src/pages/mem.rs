@@ -23,6 +23,8 @@ struct Inner {
     extends: usize,
     /// Records committed.
     commits: usize,
+    /// Blocks noted free (a set, handed out lowest first).
+    free: std::collections::BTreeSet<u32>,
 }
 
 /// In-memory pages. Cloning shares the pages (for threads).
@@ -251,5 +253,20 @@ impl PageStore for MemStore {
             store: self.clone(),
             regs: Vec::new(),
         }
+    }
+
+    fn note_free(&self, blk: u32) {
+        self.state().free.insert(blk);
+    }
+
+    fn take_free(&self) -> Option<u32> {
+        let mut s = self.state();
+        let n = s.pages.len() as u32;
+        while let Some(b) = s.free.pop_first() {
+            if b < n {
+                return Some(b);
+            }
+        }
+        None
     }
 }

@@ -10,7 +10,8 @@ use super::store::StoreError;
 pub const MAGIC: u32 = 0x4956_4631;
 /// On-disk format version: the format of every page kind (`format.rs`, pinned by the
 /// golden-page test). A metapage of another version is refused with a REINDEX hint.
-pub const VERSION: u32 = 1;
+/// Version 2: vector slots carry their row id, directory entries a page with room.
+pub const VERSION: u32 = 2;
 /// Block of the metapage.
 pub const META_BLOCK: u32 = 0;
 /// Most dimensions an index holds (one `f16` copy must fit a vector page, one 8-lane code
@@ -123,7 +124,13 @@ impl MetaData {
     pub fn read(page: &Page) -> Result<MetaData, StoreError> {
         page.check(kind::META, META_BLOCK, usize::MAX)?;
         let m: MetaData = page.read_struct();
-        if m.magic != MAGIC || m.version != VERSION {
+        if m.magic == MAGIC && m.version != VERSION {
+            return Err(StoreError::corrupt(format!(
+                "ivf index has page format version {}, this build of codevec reads version {VERSION}",
+                m.version
+            )));
+        }
+        if m.magic != MAGIC {
             return Err(StoreError::corrupt(format!(
                 "ivf index has magic {:#x} version {}, expected {MAGIC:#x} version {VERSION}",
                 m.magic, m.version

@@ -84,8 +84,13 @@ impl<'s, S: PageStore> PagedLists<'s, S> {
             let g = self.store.lock(blk, Lock::Share)?;
             while i < cands.len() && loc_unpack(cands[i].loc).0 == blk {
                 let (_, slot) = loc_unpack(cands[i].loc);
-                let (f, v) = g.page().vector_slot(self.vecs, blk, slot)?;
-                emit(bq.lower_bound(v, f), cands[i].id);
+                let (tid, f, v) = g.page().vector_slot(self.vecs, blk, slot)?;
+                // another row id: VACUUM removed the candidate's entry after this scan
+                // read it (the row is dead to every snapshot) and freed, perhaps reused,
+                // its slot. The row is left out; its copy is not its row's.
+                if tid == cands[i].id {
+                    emit(bq.lower_bound(v, f), cands[i].id);
+                }
                 i += 1;
             }
         }

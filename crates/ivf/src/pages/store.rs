@@ -103,4 +103,10 @@ pub trait PageStore {
     /// Called between units of work (a page of a long loop): the place to check for
     /// cancellation or take a vacuum delay. Never called with a lock held.
     fn checkpoint(&self) {}
+    /// Remembers that block `blk` (a vector page) has freed slots. A hint: it may be lost
+    /// (a crash) or stale, so whoever takes it checks the page under its lock.
+    fn note_free(&self, blk: u32);
+    /// A block remembered by [`PageStore::note_free`], each handed out once per note, or
+    /// `None`. Only blocks that exist are returned.
+    fn take_free(&self) -> Option<u32>;
 }

@@ -497,3 +497,184 @@ fn concurrent_inserts_scans_and_vacuum_lose_nothing() {
     assert_eq!(ids, want);
     assert_eq!(count_entries(&store).unwrap(), want.len() as u64);
 }
+
+/// The code pages of every list as (block, entries, next), head to tail.
+fn chains(store: &MemStore, dim: usize) -> Vec<Vec<(u32, usize, u32)>> {
+    let m = read_meta(store).unwrap();
+    let lay = CodeLayout::new(dim);
+    read_directory(store, &m)
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let mut v = vec![];
+            let mut blk = e.head;
+            while blk != INVALID_BLOCK {
+                let g = store.lock(blk, Lock::Share).unwrap();
+                let cp = g.page().code_page(lay, blk).unwrap();
+                v.push((blk, cp.len(), cp.next()));
+                blk = cp.next();
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn vacuum_frees_slots_and_holes_that_inserts_fill_before_the_index_grows() {
+    let dim = 48; // 200 entries per code page, 72 f16 copies per vector page
+    let n = 3000;
+    let x = data(n, dim, 31);
+    let store = MemStore::new();
+    built(&store, &x, dim, 6, Metric::L2);
+    let cap = CodeLayout::new(dim).capacity();
+    assert!(
+        chains(&store, dim).iter().all(|c| c.len() >= 2),
+        "every list spans pages"
+    );
+    let id = |i: usize| 1000 + i as u64 * 3;
+    // two rows of three die, everywhere in the chains
+    let dies = |i: usize| !i.is_multiple_of(3);
+    let st = bulk_delete(&store, &mut |t| dies(((t - 1000) / 3) as usize)).unwrap();
+    let gone = (0..n).filter(|&i| dies(i)).count() as u64;
+    assert_eq!(
+        (st.removed, st.live, st.slots_freed),
+        (gone, n as u64 - gone, gone)
+    );
+    let m = read_meta(&store).unwrap();
+    for (e, c) in read_directory(&store, &m)
+        .unwrap()
+        .iter()
+        .zip(chains(&store, dim))
+    {
+        assert_eq!(e.room, c[0].0, "the list's first page has room now");
+    }
+    // a scan skips nothing live and finds nothing dead
+    let got = scan_all(&store, &x[..dim], OrderMode::Relaxed, 6);
+    let mut ids: Vec<u64> = got.iter().map(|r| r.0).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        (0..n).filter(|&i| !dies(i)).map(id).collect::<Vec<_>>()
+    );
+
+    // the dead rows' vectors come back under new ids: they go to the same lists, so the
+    // freed slots and entries hold them all and the index does not grow
+    let blocks = store.blocks();
+    let mut model = model_of(&store);
+    let mut no_id = || -> u64 { unreachable!() };
+    let new_id = |i: usize| 1_000_000 + i as u64;
+    for i in (0..n).filter(|&i| dies(i)) {
+        insert(
+            &store,
+            &x[i * dim..(i + 1) * dim],
+            new_id(i),
+            &mut model,
+            &mut no_id,
+        )
+        .unwrap();
+        assert_eq!(store.locks_held(), 0);
+    }
+    assert_eq!(store.blocks(), blocks, "inserts reused the freed space");
+    for c in chains(&store, dim) {
+        let (tail, body) = c.split_last().unwrap();
+        assert!(
+            body.iter().all(|p| p.1 == cap),
+            "holes before the tail filled: {c:?}"
+        );
+        assert_eq!(tail.2, INVALID_BLOCK);
+    }
+    let m = read_meta(&store).unwrap();
+    assert!(read_directory(&store, &m)
+        .unwrap()
+        .iter()
+        .all(|e| e.room == 0));
+    // every row is found once, with a lower bound from its own vector (a reused slot
+    // holds the new row's copy, not the dead one's)
+    let q = &x[7 * dim..8 * dim];
+    let got = scan_all(&store, q, OrderMode::Relaxed, 6);
+    assert_eq!(got.len(), n);
+    for &(rid, lb) in &got {
+        let i = if rid >= 1_000_000 {
+            (rid - 1_000_000) as usize
+        } else {
+            ((rid - 1000) / 3) as usize
+        };
+        assert_eq!(rid, if dies(i) { new_id(i) } else { id(i) });
+        let exact = x[i * dim..(i + 1) * dim]
+            .iter()
+            .zip(q)
+            .map(|(a, b)| ((a - b) as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            lb as f64 <= exact * (1.0 + 1e-5) + 1e-6 && lb as f64 >= exact * 0.98 - 1e-3,
+            "row {rid}: bound {lb}, distance {exact}"
+        );
+    }
+}
+
+#[test]
+fn a_candidate_whose_slot_was_freed_or_reused_is_left_out() {
+    use crate::ordered::{Candidate, KeySink, ListSource};
+    struct All<'a>(&'a mut Vec<Candidate>);
+    impl KeySink for All<'_> {
+        fn threshold(&self) -> f32 {
+            f32::INFINITY
+        }
+        fn push(&mut self, key: f32, id: u64, loc: u64) {
+            self.0.push(Candidate { key, id, loc });
+        }
+    }
+    let dim = 24;
+    let per_page = super::format::VecLayout::new(dim).per_page;
+    let n = 3 * per_page; // full vector pages: the next insert takes a freed slot
+    let x = data(n, dim, 3);
+    let store = MemStore::new();
+    built(&store, &x, dim, 2, Metric::L2);
+    let m = read_meta(&store).unwrap();
+    let heads: Vec<u32> = read_directory(&store, &m)
+        .unwrap()
+        .iter()
+        .map(|e| e.head)
+        .collect();
+    let mdl = model_of(&store)(&m).unwrap();
+    let q = &x[5 * dim..6 * dim];
+    let mut qs = QueryState::new();
+    mdl.prepare_query(q, &mut qs);
+    let bq = qs.bound_query();
+    let mut src = PagedLists::new(&store, &heads, dim);
+    let rerank = |src: &mut PagedLists<'_, MemStore>, cands: &[Candidate]| {
+        let mut c = cands.to_vec();
+        let mut out = vec![];
+        src.rerank(&bq, &mut c, &mut |lb, id| out.push((id, lb)));
+        assert!(src.error().is_none());
+        out
+    };
+    // a scan has read every entry, and reranks later (a cursor, say)
+    let mut cands = vec![];
+    for l in 0..2 {
+        src.scan_list(&qs, l, 0.0, &mut All(&mut cands));
+    }
+    assert_eq!(cands.len(), n);
+    let dead = 1000 + 5 * 3;
+    assert_eq!(rerank(&mut src, &cands).len(), n);
+    // meanwhile VACUUM removes row 5 and frees its slot ...
+    let st = bulk_delete(&store, &mut |t| t == dead).unwrap();
+    assert_eq!(st.slots_freed, 1);
+    let got = rerank(&mut src, &cands);
+    assert_eq!(got.len(), n - 1, "a freed slot's candidate is left out");
+    assert!(got.iter().all(|e| e.0 != dead));
+    // ... and an insert reuses it for another vector
+    let blocks = store.blocks();
+    let far: Vec<f32> = q.iter().map(|v| v + 100.0).collect();
+    let mut model = model_of(&store);
+    insert(&store, &far, 77, &mut model, &mut || unreachable!()).unwrap();
+    assert_eq!(store.blocks(), blocks, "the insert took the freed slot");
+    let got = rerank(&mut src, &cands);
+    assert_eq!(
+        got.len(),
+        n - 1,
+        "a reused slot's old candidate is left out"
+    );
+    assert!(got.iter().all(|e| e.0 != dead && e.0 != 77));
+}
