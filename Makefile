@@ -2,6 +2,8 @@
 #
 #   make install   system packages, pinned cargo-pgrx, the model, release build, install
 #   make test      every suite against its own throwaway cluster
+#   make test-aarch64  the compute crates cross-built for aarch64, tests under qemu-user
+#                  (see scripts/test-aarch64.sh for the tools it needs)
 #   make demo      load this repository's sources into a table and ask `codevec search` about it
 #                  (after make install; a throwaway cluster unless PGHOST is set)
 #   make bench     criterion kernel benchmarks + SQL benchmarks
@@ -15,7 +17,7 @@ PG_CONFIG ?= /usr/bin/pg_config
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/codevec/target
 export PG_CONFIG
 
-.PHONY: install deps model build test demo bench bench-encoder eval clean
+.PHONY: install deps model build test test-aarch64 demo bench bench-encoder eval clean
 
 install: deps model build
 
@@ -30,6 +32,9 @@ build:
 
 test:
 	scripts/test.sh
+
+test-aarch64:
+	scripts/test-aarch64.sh
 
 demo:
 	scripts/demo.sh
