@@ -10,7 +10,10 @@
 # The reference needs torch and sentence-transformers from PyPI in a throwaway venv:
 #   python3 -m venv ~/.cache/codevec/refvenv
 #   ~/.cache/codevec/refvenv/bin/pip install torch sentence-transformers
-# (that venv is used when CODEVEC_REF_PYTHON is unset). The texts are the `code` fields of
+# (that venv is used when CODEVEC_REF_PYTHON is unset). CODEVEC_BENCH_INT8_KERNEL=avx2-madd
+# (or portable, avx-vnni, avx512-vnni) picks the int8 kernel, e.g. to measure on a CPU with
+# AVX-VNNI what one without it runs: with CODEVEC_SIMD=avx2, the int8 kernel of an AVX2-only
+# AMD EPYC before Zen 5. The texts are the `code` fields of
 # ../shared/data/codesearch-python-dev.jsonl; the model is the one `make install` installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +43,7 @@ CPUS=$(nproc)
 
 codevec() { # threads precision -> texts/s
   "$BIN" --model "$MODEL" --data "$DATA" --limit "$TEXTS" --batch "$BATCH" --threads "$1" \
-    --repeat 1 --precision "$2" | grep -oE '= [0-9.]+ texts/s' | grep -oE '[0-9.]+'
+    --repeat 1 --precision "$2" ${CODEVEC_BENCH_INT8_KERNEL:+--int8-kernel "$CODEVEC_BENCH_INT8_KERNEL"} | grep -oE '= [0-9.]+ texts/s' | grep -oE '[0-9.]+'
 }
 reference() { # threads -> texts/s
   HF_HUB_OFFLINE=1 "$REF_PYTHON" "$REF_SCRIPT" "$MODEL" "$DATA" --threads "$1" --batch "$BATCH" \
@@ -49,6 +52,7 @@ reference() { # threads -> texts/s
 
 echo "== encoder vs reference: $TEXTS code texts, batch $BATCH, $ROUNDS rounds, $(date -u +%FT%TZ)"
 echo "   $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $CPUS CPUs; $("$REF_PYTHON" -c 'import torch; print("torch", torch.__version__)')"
+echo "   CODEVEC_SIMD=${CODEVEC_SIMD:-unset}, int8 kernel: ${CODEVEC_BENCH_INT8_KERNEL:-the best of the level}"
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
 printf '%-6s %-8s %12s %12s %12s %10s %10s\n' round threads "f32 docs/s" "int8 docs/s" "ref docs/s" "f32/ref" "int8/ref"

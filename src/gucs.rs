@@ -50,7 +50,7 @@ pub static WEIGHTS_CACHE_DIR: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 
 /// Lists an ivf scan probes before it starts reranking (0 = the default for the index's
-/// list count, `codevec_ivf::defaults::nprobe_for_lists`).
+/// list count and rows, `codevec_ivf::defaults::nprobe_for`).
 pub static IVF_PROBES: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Candidates of the first window whose `f16` copy an ivf scan reads before its first row
 /// (later windows double it; 0 = `rerank_for_k(10)` = 150).
@@ -71,7 +71,7 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"codevec.probes",
         c"Lists an ivf index scan probes first (0 = default for the index's list count).",
-        c"More probes raise recall and cost time. 0 uses ceil(lists/3) up to 256 lists, ceil(sqrt(256*lists)/3) above.",
+        c"More probes raise recall and cost time. 0 uses ceil(lists/3) up to 256 lists, ceil(sqrt(256*lists)/3) above, times (rows/rows at build)^(1/6) (at most 2) once inserts have grown the index.",
         &IVF_PROBES,
         0,
         32768,

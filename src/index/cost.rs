@@ -43,7 +43,11 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let probes = if probes > 0 {
             probes as usize
         } else {
-            defaults::nprobe_for_lists(lists)
+            defaults::nprobe_for(
+                lists,
+                (*info).tuples.max(0.0) as usize,
+                m.build_rows as usize,
+            )
         }
         .clamp(1, lists);
         let ratio = probes as f64 / lists as f64;

@@ -131,16 +131,16 @@ pub unsafe extern "C-unwind" fn amrescan(
         let model = meta::model(index, &m);
         model.prepare_query(&st.qbuf, &mut st.qs);
         let bs = st.store.insert(BufferStore::main(index, Pause::Interrupts));
-        st.heads = store::ok(codevec_ivf::pages::read::read_directory(bs, &m))
-            .iter()
-            .map(|e| e.head)
-            .collect();
+        let dir = store::ok(codevec_ivf::pages::read::read_directory(bs, &m));
+        st.heads = dir.iter().map(|e| e.head).collect();
+        let rows: usize = dir.iter().map(|e| e.count as usize).sum();
+        drop(dir);
         let lists = m.lists as usize;
         let probes = gucs::IVF_PROBES.get();
         let nprobe = if probes > 0 {
             probes as usize
         } else {
-            defaults::nprobe_for_lists(lists)
+            defaults::nprobe_for(lists, rows, m.build_rows as usize)
         }
         .clamp(1, lists);
         let rr = gucs::IVF_RERANK.get();
