@@ -33,7 +33,8 @@ CRATES=(-p codevec-simd -p codevec-threads -p codevec-distance -p codevec-vector
         -p codevec-lexical -p codevec-adapter -p codevec-ivf -p codevec-encoder)
 LOG=$(mktemp /tmp/codevec-aarch64.XXXXXX)
 trap 'rm -f "$LOG"' EXIT
-echo "== aarch64 (qemu-user $(qemu-aarch64 --version | head -1 | grep -oE '[0-9]+\.[0-9.]+')): ${CRATES[*]//-p /}"
+names=$(printf '%s\n' "${CRATES[@]}" | grep -v '^-p$' | sed 's/^codevec-//' | xargs)
+echo "== aarch64 (qemu-user $(qemu-aarch64 --version | head -1 | grep -oE '[0-9]+\.[0-9.]+' | head -1)): $names"
 cargo test --release --no-fail-fast --target "$T" "${CRATES[@]}" -- \
   --skip four_processes_mapping_one_cache_file_share_its_memory \
   --skip processes_racing_to_create_the_cache_share_one_file 2>&1 | tee "$LOG" |
