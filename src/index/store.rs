@@ -223,7 +223,7 @@ impl PageStore for BufferStore {
     fn note_free(&self, blk: u32) {
         if self.fork == pg_sys::ForkNumber::MAIN_FORKNUM {
             // SAFETY: the relation is open; the index's free space map takes the block as a
-            // hint (not WAL-logged; VACUUM records it again).
+            // hint (not WAL-logged; a later VACUUM that frees a slot here records it again).
             unsafe { pg_sys::RecordFreeIndexPage(self.index, blk) };
         }
     }

@@ -45,8 +45,7 @@ pub fn nprobe_for_lists(lists: usize) -> usize {
 /// real 50k set (cosine, 500 queries): built on 10k rows (100 lists) and grown to 50k by
 /// inserts, ⌈100/3⌉ = 34 probes gave recall@10 0.958 against 0.972 for a fresh 224-list
 /// build at its 75; 40 gave 0.968, 44 0.974, 45 (this rule: 9,945 rows at build) 0.976,
-/// 50 0.981. A pgvector ivfflat of 100
-/// lists shows the same (32 probes: 0.956). Without the cap, an index grown 1000× from a
+/// 50 0.981. A pgvector ivfflat of 100 lists shows the same (32 probes: 0.956). Without the cap, an index grown 1000× from a
 /// tiny build would probe all of its lists on every query; REINDEX is the fix there.
 pub fn nprobe_for(lists: usize, rows: usize, build_rows: usize) -> usize {
     let base = nprobe_for_lists(lists);

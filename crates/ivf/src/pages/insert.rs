@@ -196,9 +196,13 @@ fn append<S: PageStore>(
     };
     // 2a. pages before the tail that VACUUM left with room: filled first, from the first
     // one the directory names on (a walk of at most ROOM_WALK pages, one lock at a time)
-    let mut room = e.room;
+    let mut room = if e.room == e.tail || e.room == INVALID_BLOCK {
+        0
+    } else {
+        e.room
+    };
     for _ in 0..ROOM_WALK {
-        if room == 0 || room == e.tail || room == INVALID_BLOCK {
+        if room == 0 {
             break;
         }
         let mut g = store.lock(room, Lock::Exclusive)?;
@@ -230,9 +234,6 @@ fn append<S: PageStore>(
         }
         drop(g);
         room = after;
-    }
-    if room == e.tail || room == INVALID_BLOCK {
-        room = 0;
     }
 
     // 2b. the list's tail code page, or a new page linked after it

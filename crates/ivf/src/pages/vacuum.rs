@@ -84,11 +84,8 @@ pub fn bulk_delete<S: PageStore>(
             let r = rec.register(&mut dg, false);
             let ent = &mut rec.page(r).dir_entries_mut()[di];
             ent.count = ent.count.saturating_sub(removed);
-            // an insert may have made another page the tail meanwhile: the old one then
-            // is a page before it, with or without room (an insert checks)
-            if room != ent.tail {
-                ent.room = room;
-            }
+            // never the tail: `room` had a next page, and chains only grow at their end
+            ent.room = room;
             rec.commit();
         }
         stats.slots_freed += free_slots(store, vl, &mut freed)?;
@@ -121,7 +118,8 @@ fn free_slots<S: PageStore>(
                 let (_, slot) = loc_unpack(loc);
                 match g.page().vector_slot(vl, blk, slot) {
                     Ok((t, _, _)) if t == tid => Some(Ok(slot)),
-                    Ok(_) => None, // already freed (a crash before the pass ended)
+                    // another row's copy, or a freed slot: not this entry's, left alone
+                    Ok(_) => None,
                     Err(e) => Some(Err(e)),
                 }
             })
