@@ -129,6 +129,50 @@ impl<'a, E: Element> VectorIn<'a, E> {
         }
     }
 
+    /// Hint the CPU to fetch this column of the next rows of this value's heap page, when
+    /// the value lives in a shared buffer (a row handed to an operator by a scan); see
+    /// `codevec_distance::heap_prefetch`. Values outside the buffer pool (constants,
+    /// copies, sort tuples, local buffers) and short values are left alone.
+    #[inline(always)]
+    pub fn prefetch_next_rows(&self) {
+        use codevec_distance::heap_prefetch::{next_rows, MIN_PREFETCH_BYTES, ROWS_AHEAD};
+        thread_local! {
+            static HINT: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+        }
+        let p = self.0.as_ptr() as usize;
+        // SAFETY: `BufferBlocks` and `NBuffers` are set once at postmaster start, before
+        // any backend runs SQL, and never change; reading them is a plain load.
+        let (base, nbuf) = unsafe { (pg_sys::BufferBlocks as usize, pg_sys::NBuffers as usize) };
+        let blcksz = pg_sys::BLCKSZ as usize;
+        if p < base || p >= base + nbuf * blcksz {
+            return;
+        }
+        // SAFETY: validated header: the datum's size.
+        let len = unsafe { pgrx::varsize(self.0.as_ptr().cast()) };
+        if len < MIN_PREFETCH_BYTES {
+            return;
+        }
+        let page = base + (p - base) / blcksz * blcksz;
+        let mut out = [(0, 0); ROWS_AHEAD];
+        let mut hint = HINT.get();
+        // SAFETY: `page` is the start of one BLCKSZ-byte buffer of the pool, mapped for
+        // the life of the backend; the scan that handed us this row holds a pin on it.
+        let n = unsafe {
+            next_rows(
+                page as *const u8,
+                blcksz,
+                p - page,
+                len,
+                &mut hint,
+                &mut out,
+            )
+        };
+        HINT.set(hint);
+        for &(off, bytes) in &out[..n] {
+            codevec_simd::prefetch((page + off) as *const u8, bytes);
+        }
+    }
+
     /// Number of dimensions.
     pub fn dims(&self) -> usize {
         // SAFETY: validated header.

@@ -42,6 +42,7 @@
 //! - `negative_inner_product` is `-(a · b)`, so that smaller is closer for every metric.
 
 pub mod exact;
+pub mod heap_prefetch;
 pub mod kernels;
 pub mod scalar;
 
