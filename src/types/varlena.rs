@@ -136,9 +136,10 @@ impl<'a, E: Element> VectorIn<'a, E> {
     #[inline(always)]
     pub fn prefetch_next_rows(&self) {
         use codevec_distance::heap_prefetch::{next_rows, MIN_PREFETCH_BYTES, ROWS_AHEAD};
-        thread_local! {
-            static HINT: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
-        }
+        // The line pointer found by this backend's previous call. A plain static, not a
+        // thread-local (whose lookup in a shared library is a call): only the backend's
+        // main thread runs SQL functions, and a lost update only costs one search.
+        static HINT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
         let p = self.0.as_ptr() as usize;
         // SAFETY: `BufferBlocks` and `NBuffers` are set once at postmaster start, before
         // any backend runs SQL, and never change; reading them is a plain load.
@@ -154,7 +155,7 @@ impl<'a, E: Element> VectorIn<'a, E> {
         }
         let page = base + (p - base) / blcksz * blcksz;
         let mut out = [(0, 0); ROWS_AHEAD];
-        let mut hint = HINT.get();
+        let mut hint = HINT.load(core::sync::atomic::Ordering::Relaxed);
         // SAFETY: `page` is the start of one BLCKSZ-byte buffer of the pool, mapped for
         // the life of the backend; the scan that handed us this row holds a pin on it.
         let n = unsafe {
@@ -167,7 +168,7 @@ impl<'a, E: Element> VectorIn<'a, E> {
                 &mut out,
             )
         };
-        HINT.set(hint);
+        HINT.store(hint, core::sync::atomic::Ordering::Relaxed);
         for &(off, bytes) in &out[..n] {
             codevec_simd::prefetch((page + off) as *const u8, bytes);
         }
