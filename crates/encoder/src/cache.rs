@@ -10,7 +10,7 @@
 //! ```text
 //! 0    magic "CVWEIGHT"
 //! 8    u32 format version (FORMAT_VERSION)
-//! 12   u32 header length h = 128 + 24 n + 4
+//! 12   u32 header length h = 160 + 24 n + 4
 //! 16   u32 precision (0 f32, 1 int8)
 //! 20   u32 n, number of arrays
 //! 24   [32] layout id, ASCII, NUL-padded (e.g. "f32-panel32-p1-le")
@@ -21,7 +21,9 @@
 //! 104  u64 payload length (file length - payload offset)
 //! 112  u32 CRC-32 of the payload
 //! 116  [12] zero
-//! 128  n x { u32 type tag (1 f32, 2 i8, 3 i32), u32 0, u64 file offset, u64 count }
+//! 128  model.safetensors as stat(2) saw it when its CRC was taken: u64 st_dev,
+//!      u64 st_ino, i64 mtime and i64 ctime in nanoseconds (all zero: not recorded)
+//! 160  n x { u32 type tag (1 f32, 2 i8, 3 i32), u32 0, u64 file offset, u64 count }
 //! h-4  u32 CRC-32 of bytes 0..h-4
 //! payload: the arrays in the order of `Weights::arrays`, each at a multiple of 64 bytes,
 //!          zero padding between
@@ -29,9 +31,18 @@
 //!
 //! A file is used only if everything matches: magic, version, header checksum, layout id,
 //! precision, crate version, the fingerprint of the model files (size and CRC-32 of
-//! `model.safetensors` and `config.json`, recomputed at every load: a replaced file with
-//! the same size and mtime is still detected), the length, the payload checksum and every
+//! `model.safetensors` and `config.json`), the length, the payload checksum and every
 //! table entry (type, count, alignment, bounds). Anything else is rebuilt.
+//!
+//! `config.json` is read and checksummed at every load. The 90 MB `model.safetensors` is
+//! read and checksummed again only when its stat(2) identity differs from the one recorded
+//! with its CRC: the device, inode, size, mtime **and ctime**. Reading it took half of a
+//! mapped load. A file replaced by a rename has a new inode. A file written in place has a
+//! new ctime even when its size and mtime are put back: the kernel sets ctime on every
+//! change, and no system call sets it to a chosen value. Such files are therefore still
+//! detected and rebuilt. Only a change of the system clock combined with a raw write to the
+//! block device could slip past, and the payload checksum still guards the cache file
+//! itself.
 //!
 //! Creation is safe with many processes starting at once: each builds into its own
 //! temporary file in the cache directory (`.<name>.<pid>.<random>.tmp`, mode 0444), fsyncs
@@ -52,12 +63,12 @@ use crate::{EncoderError, Precision, WeightsSource};
 
 pub(crate) const MAGIC: [u8; 8] = *b"CVWEIGHT";
 /// Version of the file format above.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 /// Version of the packing and quantisation code: bump it whenever the packed bytes of the
 /// same model could change (panel layout, column scales, rounding …), so that old cache
 /// files are rebuilt.
 pub(crate) const PACK_VERSION: u32 = 1;
-const FIXED: usize = 128;
+const FIXED: usize = 160;
 const ENTRY: usize = 24;
 const PAGE: usize = 4096;
 /// Temporary files of crashed writers older than this are removed by the next writer.
@@ -103,6 +114,124 @@ impl Fingerprint {
     }
 }
 
+/// A file's identity as stat(2) reports it: device, inode, size, mtime and ctime (see the
+/// module doc). `None` where the platform has no such fields or stat fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        let ns = |s: i64, n: i64| s.checked_mul(1_000_000_000)?.checked_add(n);
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec())?,
+            ctime_ns: ns(m.ctime(), m.ctime_nsec())?,
+        })
+        .filter(|s| *s != Stamp::NONE)
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn of(_path: &Path) -> Option<Stamp> {
+        None
+    }
+
+    /// What an unrecorded stamp reads as.
+    const NONE: Stamp = Stamp {
+        dev: 0,
+        ino: 0,
+        len: 0,
+        mtime_ns: 0,
+        ctime_ns: 0,
+    };
+
+    fn write(stamp: Option<Stamp>, h: &mut [u8]) {
+        let s = stamp.unwrap_or(Stamp::NONE);
+        h[0..8].copy_from_slice(&s.dev.to_le_bytes());
+        h[8..16].copy_from_slice(&s.ino.to_le_bytes());
+        h[16..24].copy_from_slice(&s.mtime_ns.to_le_bytes());
+        h[24..32].copy_from_slice(&s.ctime_ns.to_le_bytes());
+    }
+
+    /// The stamp recorded in a header (its size is the fingerprint's `model_len`).
+    fn read(h: &[u8], len: u64) -> Option<Stamp> {
+        let s = Stamp {
+            dev: u64_at(h, 0),
+            ino: u64_at(h, 8),
+            len,
+            mtime_ns: u64_at(h, 16) as i64,
+            ctime_ns: u64_at(h, 24) as i64,
+        };
+        (s.dev != 0 || s.ino != 0 || s.mtime_ns != 0 || s.ctime_ns != 0).then_some(s)
+    }
+}
+
+/// The model files a cache file must match: the config's size and CRC (always computed),
+/// the model file's stamp, and its full fingerprint, computed on first need.
+pub(crate) struct Sources<'a> {
+    weights: &'a Path,
+    config_fp: (u64, u32),
+    stamp: Option<Stamp>,
+    fingerprint: std::cell::OnceCell<Result<Fingerprint, String>>,
+}
+
+impl<'a> Sources<'a> {
+    pub(crate) fn new(weights: &'a Path, config: &'a Path) -> std::io::Result<Sources<'a>> {
+        // the stamp first: a change after it shows as a different stamp next time
+        let stamp = Stamp::of(weights);
+        Ok(Sources {
+            weights,
+            config_fp: file_crc(config)?,
+            stamp,
+            fingerprint: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// The model files' size and CRC-32, read and computed once.
+    pub(crate) fn fingerprint(&self) -> Result<Fingerprint, String> {
+        self.fingerprint
+            .get_or_init(|| {
+                let (model_len, model_crc) =
+                    file_crc(self.weights).map_err(|e| format!("cannot read the model: {e}"))?;
+                Ok(Fingerprint {
+                    model_len,
+                    model_crc,
+                    config_len: self.config_fp.0,
+                    config_crc: self.config_fp.1,
+                })
+            })
+            .clone()
+    }
+
+    /// Whether a file recording `stored` (and the model's `stamp`) was built from these
+    /// files: by the stamp when it matches, else by reading the model.
+    fn matches(&self, stored: Fingerprint, stamp: Option<Stamp>) -> Result<bool, String> {
+        if (stored.config_len, stored.config_crc) != self.config_fp {
+            return Ok(false);
+        }
+        if self.stamp.is_some() && stamp == self.stamp {
+            return Ok(true);
+        }
+        Ok(self.fingerprint()? == stored)
+    }
+
+    /// The stamp to record with a file written now: only if the model file is unchanged
+    /// since this process first looked at it.
+    fn stamp_to_record(&self) -> Option<Stamp> {
+        self.stamp.filter(|s| Stamp::of(self.weights) == Some(*s))
+    }
+}
+
 fn file_crc(path: &Path) -> std::io::Result<(u64, u32)> {
     let mut f = File::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
@@ -126,7 +255,7 @@ pub(crate) struct Expect<'a> {
     pub precision: Precision,
     pub kernels: Kernels,
     pub layout: &'a str,
-    pub fingerprint: Fingerprint,
+    pub sources: &'a Sources<'a>,
     pub config: &'a Config,
 }
 
@@ -154,6 +283,7 @@ pub(crate) fn write_file(
     precision: Precision,
     layout: &str,
     fp: Fingerprint,
+    stamp: Option<Stamp>,
 ) -> std::io::Result<()> {
     let arrays = w.arrays();
     let header_len = FIXED + arrays.len() * ENTRY + 4;
@@ -194,6 +324,7 @@ pub(crate) fn write_file(
     h[96..104].copy_from_slice(&(payload_offset as u64).to_le_bytes());
     h[104..112].copy_from_slice(&((end - payload_offset) as u64).to_le_bytes());
     h[112..116].copy_from_slice(&crc.finalize().to_le_bytes());
+    Stamp::write(stamp, &mut h[128..160]);
     for (i, (a, &off)) in arrays.iter().zip(&offsets).enumerate() {
         let e = &mut h[FIXED + i * ENTRY..FIXED + (i + 1) * ENTRY];
         e[0..4].copy_from_slice(&a.tag.to_le_bytes());
@@ -336,7 +467,11 @@ pub(crate) fn open_valid(path: &Path, expect: &Expect<'_>) -> Result<(Weights, b
         model_crc: u32_at(h, 88),
         config_crc: u32_at(h, 92),
     };
-    if fp != expect.fingerprint {
+    if !expect
+        .sources
+        .matches(fp, Stamp::read(&h[128..160], fp.model_len))
+        .map_err(bad)?
+    {
         return Err(bad(
             "stale: model.safetensors or config.json changed since it was written".into(),
         ));
@@ -416,8 +551,8 @@ pub(crate) fn load(
             note: Some(note),
         })
     };
-    let fingerprint = match Fingerprint::of(weights_path, config_path) {
-        Ok(f) => f,
+    let sources = match Sources::new(weights_path, config_path) {
+        Ok(s) => s,
         // the private load reports the model file's problem
         Err(e) => return private(format!("cannot fingerprint the model files: {e}")),
     };
@@ -425,7 +560,7 @@ pub(crate) fn load(
         precision,
         kernels,
         layout: &layout,
-        fingerprint,
+        sources: &sources,
         config: &config,
     };
     let why_built = match open_valid(&path, &expect) {
@@ -440,6 +575,10 @@ pub(crate) fn load(
         }
         Err(Invalid::Missing) => "no cache file yet".to_string(),
         Err(Invalid::Bad(why)) => format!("rebuilt: {why}"),
+    };
+    let fingerprint = match sources.fingerprint() {
+        Ok(f) => f,
+        Err(e) => return private(format!("cannot fingerprint the model files: {e}")),
     };
     let weights = weights::load_weights(weights_path, config.clone(), precision, kernels)?;
     let fallback = |weights: Weights, note: String| Loaded {
@@ -595,7 +734,11 @@ fn write_and_publish(
         weights,
         expect.precision,
         expect.layout,
-        expect.fingerprint,
+        expect
+            .sources
+            .fingerprint()
+            .map_err(std::io::Error::other)?,
+        expect.sources.stamp_to_record(),
     )?;
     drop(file);
     let published = match std::fs::hard_link(&tmp.path, path) {
@@ -624,4 +767,90 @@ fn write_and_publish(
     let _ = File::open(dir).and_then(|d| d.sync_all());
     drop(tmp);
     Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("codevec-stamp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_matching_stamp_skips_reading_the_model_and_any_change_reads_it() {
+        let d = scratch("skip");
+        let (model, config) = (d.join("model.safetensors"), d.join("config.json"));
+        std::fs::write(&model, vec![7u8; 100_000]).unwrap();
+        std::fs::write(&config, b"{}").unwrap();
+        let src = Sources::new(&model, &config).unwrap();
+        let stamp = src.stamp;
+        assert!(stamp.is_some());
+        let truth = Fingerprint::of(&model, &config).unwrap();
+        // A recorded fingerprint whose model CRC is wrong: trusted by its stamp, so the
+        // model is not read. This is what lets a mapped load skip the 90 MB read.
+        let wrong = Fingerprint {
+            model_crc: truth.model_crc ^ 1,
+            ..truth
+        };
+        assert_eq!(src.matches(wrong, stamp), Ok(true));
+        assert!(src.fingerprint.get().is_none(), "the model was read");
+        // No recorded stamp, or another one: the model is read and the CRC decides.
+        assert_eq!(src.matches(wrong, None), Ok(false));
+        assert!(src.fingerprint.get().is_some());
+        let src = Sources::new(&model, &config).unwrap();
+        let other = Some(Stamp {
+            ino: stamp.unwrap().ino ^ 1,
+            ..stamp.unwrap()
+        });
+        assert_eq!(src.matches(truth, other), Ok(true));
+        assert_eq!(src.matches(wrong, other), Ok(false));
+        // A changed config is never trusted by the model's stamp.
+        let cfg = Fingerprint {
+            config_crc: truth.config_crc ^ 1,
+            ..truth
+        };
+        assert_eq!(src.matches(cfg, stamp), Ok(false));
+        // The stamp round-trips through the header bytes.
+        let mut h = [0u8; 32];
+        Stamp::write(stamp, &mut h);
+        assert_eq!(Stamp::read(&h, truth.model_len), stamp);
+        Stamp::write(None, &mut h);
+        assert_eq!(Stamp::read(&h, truth.model_len), None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_in_place_write_that_restores_size_and_mtime_still_changes_the_stamp() {
+        use std::io::Write as _;
+        let d = scratch("inplace");
+        let model = d.join("model.safetensors");
+        std::fs::write(&model, vec![7u8; 4096]).unwrap();
+        let before = Stamp::of(&model).unwrap();
+        let mtime = std::fs::metadata(&model).unwrap().modified().unwrap();
+        // ctime has the file system's clock resolution: make sure it can move
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&model)
+            .unwrap();
+        f.write_all(&[8u8]).unwrap();
+        f.set_modified(mtime).unwrap();
+        drop(f);
+        let after = Stamp::of(&model).unwrap();
+        assert_eq!((after.len, after.mtime_ns), (before.len, before.mtime_ns));
+        assert_ne!(after, before, "ctime must differ");
+        // and a writer that saw the change does not record the old stamp
+        let config = d.join("config.json");
+        std::fs::write(&config, b"{}").unwrap();
+        let mut src = Sources::new(&model, &config).unwrap();
+        src.stamp = Some(before);
+        assert_eq!(src.stamp_to_record(), None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -200,12 +200,12 @@ fn corrupt_truncated_and_stale_files_are_detected_and_rebuilt() {
             ),
             (
                 "another format version",
-                Box::new(|b| b[8..12].copy_from_slice(&2u32.to_le_bytes())),
-                "format version 2",
+                Box::new(|b| b[8..12].copy_from_slice(&3u32.to_le_bytes())),
+                "format version 3",
             ),
             (
                 "a flipped table byte",
-                Box::new(|b| b[128 + 24 * 3 + 9] ^= 1),
+                Box::new(|b| b[160 + 24 * 3 + 9] ^= 1),
                 "header checksum",
             ),
             ("not a weights file", Box::new(|b| b[0] = b'X'), "magic"),
