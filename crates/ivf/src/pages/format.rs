@@ -223,6 +223,15 @@ impl Page {
         ))
     }
 
+    /// Hints the CPU to fetch slot `slot` of a vector page (nothing if it lies outside the
+    /// data area): the rerank asks for its next candidate's slot while it computes one.
+    pub fn prefetch_vector_slot(&self, lay: VecLayout, slot: usize) {
+        let off = slot * lay.slot;
+        if off + lay.slot <= DATA_SIZE {
+            crate::simd::prefetch(self.data()[off..].as_ptr(), lay.slot);
+        }
+    }
+
     /// Writes slot `slot` of a vector page (row id `tid`, factors, copy) and counts it: the
     /// count is the high-water mark of the slots used (new slots fill in order, a freed slot
     /// below it is reused in place).

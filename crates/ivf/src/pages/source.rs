@@ -84,6 +84,11 @@ impl<'s, S: PageStore> PagedLists<'s, S> {
             let g = self.store.lock(blk, Lock::Share)?;
             while i < cands.len() && loc_unpack(cands[i].loc).0 == blk {
                 let (_, slot) = loc_unpack(cands[i].loc);
+                if let Some(next) = cands.get(i + 1).map(|c| loc_unpack(c.loc)) {
+                    if next.0 == blk {
+                        g.page().prefetch_vector_slot(self.vecs, next.1);
+                    }
+                }
                 let (tid, f, v) = g.page().vector_slot(self.vecs, blk, slot)?;
                 // another row id: VACUUM removed the candidate's entry after this scan
                 // read it (the row is dead to every snapshot) and freed, perhaps reused,

@@ -227,6 +227,12 @@ pub fn scan_filter_at<S: CandidateSink>(
         SimdLevel::Avx512 => unsafe {
             x86::scan_filter_avx512(blocks, words, planes, n, fblocks, c, sink)
         },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `supported` guarantees AVX2 (and POPCNT, FMA, F16C of the Avx2 level); the
+        // asserts above establish the length preconditions documented on the kernel.
+        SimdLevel::Avx2 => unsafe {
+            x86::scan_filter_avx2(blocks, words, planes, n, fblocks, c, sink)
+        },
         _ => {
             let mut dot = [0u32; BLOCK];
             let mut pop = [0u32; BLOCK];
@@ -331,6 +337,145 @@ mod x86 {
                 // SAFETY: `e` holds exactly 8 f32.
                 unsafe { _mm256_storeu_ps(e.as_mut_ptr(), est) };
                 let mut m = hit as u32;
+                while m != 0 {
+                    let l = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    if e[l] <= thr {
+                        sink.push(o + l, e[l]);
+                        thr = sink.threshold();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The words a byte-wise popcount accumulator can take before it may overflow: each
+    /// word adds at most 8 to a byte.
+    const AVX2_FLUSH_WORDS: usize = 31;
+
+    /// Per-byte popcounts of `x`: two nibble lookups with `vpshufb` (Muła's method).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn popcnt_bytes(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
+        let lo = _mm256_and_si256(x, low);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(x), low);
+        _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi))
+    }
+
+    /// The low 32 bits of the four `u64` lanes of `a` then of `b`, as eight `i32`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn pack_lo32(a: __m256i, b: __m256i) -> __m256i {
+        // [a0 a1 a2 a3] [b0 b1 b2 b3] (u64) -> [a0 a1 a2 a3 b0 b1 b2 b3] (u32)
+        let idx = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+        let a = _mm256_permutevar8x32_epi32(a, idx);
+        let b = _mm256_permutevar8x32_epi32(b, idx);
+        _mm256_blend_epi32::<0b1111_0000>(a, b)
+    }
+
+    /// The fused scan of [`scan_filter_avx512`] at AVX2 width: the four plane popcounts of
+    /// a block's 8 vectors with byte-wise `vpshufb` counts summed by `vpsadbw` (one 64-bit
+    /// lane per vector, so no transposition), then the estimate and the threshold test for
+    /// the 8 vectors at once, in the operation order of [`EstimateConsts::apply`]: the
+    /// integer sums are exact and the float steps the same, so the estimates are
+    /// bit-identical to every other level.
+    ///
+    /// # Safety
+    /// CPU must support AVX2; `blocks.len() == n.div_ceil(8) * 8 * words`,
+    /// `planes.len() == 4 * words`, `fblocks.len() >= n.div_ceil(8) * 32`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn scan_filter_avx2<S: CandidateSink>(
+        blocks: &[u64],
+        words: usize,
+        planes: &[u64],
+        n: usize,
+        fblocks: &[f32],
+        c: &EstimateConsts,
+        sink: &mut S,
+    ) {
+        let nblocks = n.div_ceil(BLOCK);
+        let fp = fblocks.as_ptr();
+        let bp = blocks.as_ptr();
+        let lut = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+            3, 3, 4,
+        );
+        let low = _mm256_set1_epi8(0x0f);
+        let zero = _mm256_setzero_si256();
+        let base = _mm256_set1_ps(c.base);
+        let two_delta = _mm256_set1_ps(c.two_delta);
+        let two_vl = _mm256_set1_ps(c.two_vl);
+        let sum = _mm256_set1_ps(c.sum);
+        let mut thr = sink.threshold();
+        for b in 0..nblocks {
+            // per plane j, the popcount sums of lanes 0-3 (lo) and 4-7 (hi) as u64
+            let mut tot = [zero; 2 * QUERY_BITS];
+            let mut w0 = 0;
+            while w0 < words {
+                let w1 = (w0 + AVX2_FLUSH_WORDS).min(words);
+                let mut acc = [zero; 2 * QUERY_BITS];
+                for w in w0..w1 {
+                    // SAFETY: (b * words + w) * 8 + 8 <= nblocks * words * 8 = blocks.len(),
+                    // so both 32-byte unaligned loads lie inside `blocks`.
+                    let (lo, hi) = unsafe {
+                        let p = bp.add((b * words + w) * BLOCK);
+                        (
+                            _mm256_loadu_si256(p as *const __m256i),
+                            _mm256_loadu_si256(p.add(4) as *const __m256i),
+                        )
+                    };
+                    for j in 0..QUERY_BITS {
+                        let pj = _mm256_set1_epi64x(planes[j * words + w] as i64);
+                        let cl = popcnt_bytes(_mm256_and_si256(lo, pj), lut, low);
+                        let ch = popcnt_bytes(_mm256_and_si256(hi, pj), lut, low);
+                        acc[2 * j] = _mm256_add_epi8(acc[2 * j], cl);
+                        acc[2 * j + 1] = _mm256_add_epi8(acc[2 * j + 1], ch);
+                    }
+                }
+                for k in 0..2 * QUERY_BITS {
+                    tot[k] = _mm256_add_epi64(tot[k], _mm256_sad_epu8(acc[k], zero));
+                }
+                w0 = w1;
+            }
+            // dot = Σ_j 2^j · count_j, per half
+            let half = |h: usize| {
+                _mm256_add_epi64(
+                    _mm256_add_epi64(tot[h], _mm256_slli_epi64::<1>(tot[2 + h])),
+                    _mm256_add_epi64(
+                        _mm256_slli_epi64::<2>(tot[4 + h]),
+                        _mm256_slli_epi64::<3>(tot[6 + h]),
+                    ),
+                )
+            };
+            let dot = pack_lo32(half(0), half(1));
+            // small non-negative integers: exact in f32
+            let dotf = _mm256_cvtepi32_ps(dot);
+            let valid = (n - b * BLOCK).min(BLOCK);
+            let o = b * BLOCK;
+            // SAFETY: factor block b spans fblocks[b*32 .. b*32 + 32] and
+            // (b + 1) * 32 <= nblocks * 32 <= fblocks.len(); each load reads 8 f32 of it.
+            let (addv, scalev, popf) = unsafe {
+                let f = fp.add(b * FACTOR_BLOCK);
+                (
+                    _mm256_loadu_ps(f),
+                    _mm256_loadu_ps(f.add(BLOCK)),
+                    _mm256_loadu_ps(f.add(2 * BLOCK)),
+                )
+            };
+            // same operation order as EstimateConsts::apply (no FMA): bit-identical
+            let s = _mm256_sub_ps(
+                _mm256_add_ps(_mm256_mul_ps(two_delta, dotf), _mm256_mul_ps(two_vl, popf)),
+                sum,
+            );
+            let est = _mm256_add_ps(_mm256_add_ps(base, addv), _mm256_mul_ps(scalev, s));
+            let le = _mm256_cmp_ps::<_CMP_LE_OQ>(est, _mm256_set1_ps(thr));
+            let hit = (_mm256_movemask_ps(le) as u32) & ((1u32 << valid) - 1);
+            if hit != 0 {
+                let mut e = [0f32; BLOCK];
+                // SAFETY: `e` holds exactly 8 f32.
+                unsafe { _mm256_storeu_ps(e.as_mut_ptr(), est) };
+                let mut m = hit;
                 while m != 0 {
                     let l = m.trailing_zeros() as usize;
                     m &= m - 1;
@@ -479,9 +624,56 @@ mod tests {
     }
 
     #[test]
+    fn fused_scan_filter_counts_all_ones_codes_and_planes_exactly() {
+        // Every bit set in codes and planes: the most a byte counter can gain per word (8),
+        // so a kernel that summed more than 31 words in bytes would overflow at 4000 dims.
+        for dim in [384usize, 2048, 4000, 16000] {
+            let words = words_for_dim(dim);
+            let n = 9;
+            let mask_last = if dim % 64 == 0 {
+                u64::MAX
+            } else {
+                (1u64 << (dim % 64)) - 1
+            };
+            let mut code = vec![u64::MAX; words];
+            *code.last_mut().unwrap() = mask_last;
+            let mut blocks = vec![0u64; blocks_len(n, words)];
+            let mut fblocks = vec![0f32; n.div_ceil(BLOCK) * FACTOR_BLOCK];
+            let f = crate::quant::rabitq::CodeFactors {
+                pop: dim as u32,
+                add: 0.0,
+                scale: 1.0,
+                err: 0.0,
+            };
+            for i in 0..n {
+                write_code(&mut blocks, words, i, &code);
+                write_factors(&mut fblocks, i, &f);
+            }
+            let planes: Vec<u64> = (0..QUERY_BITS).flat_map(|_| code.clone()).collect();
+            let c = EstimateConsts {
+                base: 0.0,
+                two_delta: 1.0,
+                two_vl: 0.0,
+                sum: 0.0,
+            };
+            // dot = Σ_j 2^j · dim = 15 · dim
+            let want: Vec<(usize, f32)> = (0..n).map(|i| (i, 15.0 * dim as f32)).collect();
+            for level in crate::simd::available_levels() {
+                let mut sink = Collect {
+                    thr: f32::INFINITY,
+                    got: vec![],
+                };
+                scan_filter_at(level, &blocks, words, &planes, n, &fblocks, &c, &mut sink);
+                assert_eq!(sink.got, want, "{level:?} dim {dim}");
+            }
+        }
+    }
+
+    #[test]
     fn fused_scan_filter_matches_unfused_on_every_level() {
         let mut r = Rng::new(21);
-        for dim in [1usize, 7, 63, 64, 65, 130, 384, 1000, 1024] {
+        // 2100 and 4000 dimensions (33 and 63 words) pass the AVX2 kernel's byte-counter flush
+        for dim in [1usize, 7, 63, 64, 65, 130, 384, 1000, 1024, 2100, 4000] {
             let words = words_for_dim(dim);
             for n in [1usize, 7, 8, 9, 30, 64] {
                 let mut blocks = vec![0u64; blocks_len(n, words)];
