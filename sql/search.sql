@@ -593,6 +593,54 @@ CREATE EVENT TRIGGER codevec_search_follow_partitions ON ddl_command_end WHEN TA
   EXECUTE FUNCTION codevec.search_follow_partitions();
 COMMENT ON EVENT TRIGGER codevec_search_follow_partitions IS 'codevec search: partitions attached to or detached from search-enabled tables count, or stop counting, in their BM25 statistics';
 
+-- ALTER TABLE ... RENAME COLUMN of a configured column: the configuration follows. The
+-- collected command of a column rename names the column itself (objsubid = its attnum);
+-- every other ALTER TABLE form names the table (objsubid 0), so only renames get here. A
+-- configured name the table no longer has is the renamed column's old name; it becomes the
+-- column's new name wherever the configuration holds it. The statistics triggers and the
+-- codevec_lex column refer to columns by number and need nothing.
+CREATE FUNCTION codevec.search_follow_renames() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE c record; new_name name; old_name name; missing name[];
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM codevec.search_config) THEN
+    RETURN;
+  END IF;
+  FOR c IN SELECT DISTINCT d.objid, d.objsubid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+            JOIN codevec.search_config s ON s.relid OPERATOR(pg_catalog.=) d.objid
+           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+             AND d.objsubid OPERATOR(pg_catalog.>) 0 LOOP
+    SELECT a.attname INTO new_name FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid OPERATOR(pg_catalog.=) c.objid AND a.attnum OPERATOR(pg_catalog.=) c.objsubid
+       AND NOT a.attisdropped;
+    SELECT pg_catalog.array_agg(DISTINCT n) INTO missing
+      FROM codevec.search_config s,
+           LATERAL pg_catalog.unnest(ARRAY[s.text_column, s.embedding_column, s.path_column,
+                                           s.symbol_column, s.language_column, s.doc_column]) n
+     WHERE s.relid OPERATOR(pg_catalog.=) c.objid AND n IS NOT NULL
+       AND codevec.search_column_type(s.relid, n) IS NULL;
+    -- one rename renames one column: anything else is not a rename of ours
+    IF new_name IS NULL OR pg_catalog.cardinality(missing) IS DISTINCT FROM 1 THEN
+      CONTINUE;
+    END IF;
+    old_name := missing[1];
+    UPDATE codevec.search_config s SET
+      text_column = CASE WHEN s.text_column OPERATOR(pg_catalog.=) old_name THEN new_name ELSE s.text_column END,
+      embedding_column = CASE WHEN s.embedding_column OPERATOR(pg_catalog.=) old_name THEN new_name ELSE s.embedding_column END,
+      path_column = CASE WHEN s.path_column OPERATOR(pg_catalog.=) old_name THEN new_name ELSE s.path_column END,
+      symbol_column = CASE WHEN s.symbol_column OPERATOR(pg_catalog.=) old_name THEN new_name ELSE s.symbol_column END,
+      language_column = CASE WHEN s.language_column OPERATOR(pg_catalog.=) old_name THEN new_name ELSE s.language_column END,
+      doc_column = CASE WHEN s.doc_column OPERATOR(pg_catalog.=) old_name THEN new_name ELSE s.doc_column END
+     WHERE s.relid OPERATOR(pg_catalog.=) c.objid;
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION codevec.search_follow_renames() IS 'event trigger of codevec search: after ALTER TABLE ... RENAME COLUMN of a configured column, the configuration names the column by its new name';
+REVOKE ALL ON FUNCTION codevec.search_follow_renames() FROM PUBLIC;
+CREATE EVENT TRIGGER codevec_search_follow_renames ON ddl_command_end WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION codevec.search_follow_renames();
+COMMENT ON EVENT TRIGGER codevec_search_follow_renames IS 'codevec search: a configured column renamed with ALTER TABLE keeps its place in codevec.search_config';
+
 -- ---------------------------------------------------------------------------------------
 -- Searching
 

@@ -244,6 +244,27 @@ SELECT codevec.symbol_prior('größe berechnen', 'größe_berechnen');
 SET client_min_messages = warning;
 DROP DATABASE srch_latin1;
 
+-- a renamed configured column keeps its place; other ALTER TABLEs change nothing
+ALTER TABLE srch RENAME COLUMN code TO body;
+ALTER TABLE srch RENAME COLUMN path TO file;
+ALTER TABLE srch RENAME COLUMN id TO ident;
+ALTER TABLE srch ADD COLUMN extra int;
+ALTER TABLE srch RENAME COLUMN extra TO extra2;
+SELECT text_column, embedding_column, path_column, symbol_column, language_column, doc_column
+  FROM codevec.search_config WHERE relid = 'srch'::regclass;
+SELECT count(*) FROM codevec.search(NULL::srch, 'parse a date string', 3);
+INSERT INTO srch (ident, file, symbol, language, body) VALUES (1000, 'src/zq.py', 'zqx', 'python', 'def zqx_frobnicate(): pass');
+-- (the new row has no embedding: only the lexical leg finds it, through the renamed column)
+SELECT ident, file FROM codevec.search(NULL::srch, 'zqx frobnicate', 100) WHERE ident = 1000;
+SELECT (e.hit).ident, e.lexical_rank FROM codevec.search_explain(NULL::srch, 'zqx frobnicate', 100) e
+ WHERE e.lexical_rank IS NOT NULL;
+DELETE FROM srch WHERE ident = 1000;
+ALTER TABLE srch DROP COLUMN extra2;
+ALTER TABLE srch RENAME COLUMN body TO code;
+ALTER TABLE srch RENAME COLUMN file TO path;
+ALTER TABLE srch RENAME COLUMN ident TO id;
+SELECT text_column, path_column FROM codevec.search_config WHERE relid = 'srch'::regclass;
+
 -- disable_search undoes everything; dropping a table forgets it
 SELECT codevec.disable_search('srch');
 SELECT count(*) FROM codevec.lexical_stats WHERE relid = 'srch'::regclass;
