@@ -3,7 +3,9 @@
 # int8, the `throughput` example = what embed_batch runs) and of sentence-transformers on
 # PyTorch (CPU), on the same texts with the same batch size, at 1 and 2 threads, interleaved
 # round by round so that both see the same machine. Prints every measurement and the ratios,
-# then the median ratio per configuration.
+# then the median ratio per configuration, then for f32 and int8 the FLOP rate one thread
+# reached against the peak of the path's product instruction measured on this CPU, and the
+# latency of a 10-word query.
 #
 #   CODEVEC_REF_PYTHON=/path/to/venv/bin/python scripts/bench-encoder.sh [rounds] [texts]
 #
@@ -77,4 +79,10 @@ for t in 1 2; do
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
         printf "threads %s %-5s %.2fx (%.2f - %.2f)\n", T, N, m, v[1], v[NR] }'
   done
+done
+echo "== FLOP rate of one thread against its measured peak (the model's FLOPs for the same texts / wall time)"
+for p in f32 int8; do
+  "$BIN" --model "$MODEL" --data "$DATA" --limit "$TEXTS" --batch "$BATCH" --threads 1 --repeat 1 \
+    --precision "$p" --peak ${CODEVEC_BENCH_INT8_KERNEL:+--int8-kernel "$CODEVEC_BENCH_INT8_KERNEL"} |
+    grep -E '^(peak|flops)|10-word' | sed -E 's/^codevec: .*(10-word query: [^|]*).*/\1/; s/^/   /' || echo "   $p: -"
 done
