@@ -298,6 +298,33 @@ LANGUAGE sql STABLE STRICT AS $fn$
 $fn$;
 COMMENT ON FUNCTION codevec.search_column_type(regclass, name) IS 'codevec search: the type of a column of a table, NULL when there is no such column';
 
+-- The equality operator a filter uses for a column type: the one of the type's default btree
+-- operator class (for a domain, its base type's), schema-qualified, so that an extension
+-- type's own equality (citext's case-insensitive =) applies and nothing on the caller's
+-- search_path can stand in for it. Types without a btree class of their own (varchar uses
+-- text's) get pg_catalog's, resolved through the implicit casts as before.
+CREATE FUNCTION codevec.search_eq_operator(typ regtype) RETURNS text
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $fn$
+  WITH RECURSIVE base(t, d) AS (
+    SELECT typ::oid, 0
+    UNION ALL
+    SELECT y.typbasetype, b.d OPERATOR(pg_catalog.+) 1 FROM base b JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) b.t
+     WHERE y.typtype OPERATOR(pg_catalog.=) 'd' AND b.d OPERATOR(pg_catalog.<) 32)
+  SELECT coalesce(
+    (SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+       FROM (SELECT b.t FROM base b ORDER BY b.d DESC LIMIT 1) bt
+       JOIN pg_catalog.pg_opclass c ON c.opcintype OPERATOR(pg_catalog.=) bt.t AND c.opcdefault
+       JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) c.opcmethod AND am.amname OPERATOR(pg_catalog.=) 'btree'
+       JOIN pg_catalog.pg_amop ao ON ao.amopfamily OPERATOR(pg_catalog.=) c.opcfamily
+        AND ao.amoplefttype OPERATOR(pg_catalog.=) bt.t AND ao.amoprighttype OPERATOR(pg_catalog.=) bt.t
+        AND ao.amopstrategy OPERATOR(pg_catalog.=) 3
+       JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) ao.amopopr
+       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+      LIMIT 1),
+    'OPERATOR(pg_catalog.=)')
+$fn$;
+COMMENT ON FUNCTION codevec.search_eq_operator(regtype) IS 'codevec search: the schema-qualified equality operator a filter uses for a column type (its default btree class''s)';
+
 -- The four statistics triggers of one member (the table or a partition).
 CREATE FUNCTION codevec.search_add_triggers(member regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
@@ -682,7 +709,7 @@ DECLARE
   tsq tsquery;
   bq bytea;
   cond text := 'true';
-  key text; val jsonb;
+  key text; val jsonb; eq text;
   e_type regtype;
   qcast text := '';
   sp text := '0::float8'; pp text := '0::float8';
@@ -745,6 +772,7 @@ BEGIN
           'FROM pg_catalog.jsonb_array_elements(CASE pg_catalog.jsonb_typeof($1) WHEN ''array'' THEN $1 ELSE pg_catalog.jsonb_build_array($1) END) x',
           rel::regclass, key, key) USING val;
       END IF;
+      eq := codevec.search_eq_operator(codevec.search_column_type(rel, key::name));
       CASE pg_catalog.jsonb_typeof(val)
         WHEN 'null' THEN
           cond := cond || pg_catalog.format(' AND t.%I IS NULL', key);
@@ -753,12 +781,12 @@ BEGIN
             RAISE EXCEPTION 'the filter''s values for "%" must be scalars', key USING ERRCODE = 'invalid_parameter_value';
           END IF;
           cond := cond || pg_catalog.format(
-            ' AND t.%1$I = ANY (ARRAY(SELECT (pg_catalog.jsonb_populate_record(NULL::%2$s, pg_catalog.jsonb_build_object(%3$L, x))).%1$I FROM pg_catalog.jsonb_array_elements($6 -> %3$L) x))',
-            key, rel::regclass, key);
+            ' AND t.%1$I %4$s ANY (ARRAY(SELECT (pg_catalog.jsonb_populate_record(NULL::%2$s, pg_catalog.jsonb_build_object(%3$L, x))).%1$I FROM pg_catalog.jsonb_array_elements($6 -> %3$L) x))',
+            key, rel::regclass, key, eq);
         WHEN 'object' THEN
           RAISE EXCEPTION 'the filter''s value for "%" must be a scalar or an array of scalars', key USING ERRCODE = 'invalid_parameter_value';
         ELSE
-          cond := cond || pg_catalog.format(' AND t.%1$I = (SELECT (pg_catalog.jsonb_populate_record(NULL::%2$s, $6)).%1$I)', key, rel::regclass);
+          cond := cond || pg_catalog.format(' AND t.%1$I %3$s (SELECT (pg_catalog.jsonb_populate_record(NULL::%2$s, $6)).%1$I)', key, rel::regclass, eq);
       END CASE;
     END LOOP;
   END IF;

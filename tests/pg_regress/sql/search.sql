@@ -244,6 +244,23 @@ SELECT codevec.symbol_prior('größe berechnen', 'größe_berechnen');
 SET client_min_messages = warning;
 DROP DATABASE srch_latin1;
 
+-- a filter on a column of an extension type uses that type's equality: citext's is
+-- case-insensitive (text's = would find nothing), also through a domain over it
+CREATE EXTENSION citext;
+CREATE DOMAIN srch_lang AS citext;
+CREATE TABLE srch_ci (id int, lang citext, dl srch_lang, code text, emb embedding(384));
+INSERT INTO srch_ci VALUES (1, 'Rust', 'Rust', 'fn parse_date() {}', NULL), (2, 'Python', 'Python', 'def parse_date(): pass', NULL);
+SELECT codevec.enable_search('srch_ci', 'code', 'emb') AS rows_indexed;
+SELECT id FROM codevec.search(NULL::srch_ci, 'parse date', 10, '{"lang": "RUST"}');
+SELECT id FROM codevec.search(NULL::srch_ci, 'parse date', 10, '{"lang": ["python", "cobol"]}');
+SELECT id FROM codevec.search(NULL::srch_ci, 'parse date', 10, '{"dl": "rUsT"}');
+SELECT codevec.search_eq_operator('citext'), codevec.search_eq_operator('srch_lang'),
+       codevec.search_eq_operator('varchar'), codevec.search_eq_operator('int4');
+SELECT codevec.disable_search('srch_ci');
+DROP TABLE srch_ci;
+DROP DOMAIN srch_lang;
+DROP EXTENSION citext;
+
 -- a renamed configured column keeps its place; other ALTER TABLEs change nothing
 ALTER TABLE srch RENAME COLUMN code TO body;
 ALTER TABLE srch RENAME COLUMN path TO file;
