@@ -8,12 +8,13 @@
 
 pub mod aggregates;
 pub mod casts;
+pub mod detoast;
 pub mod distance;
 pub mod functions;
 pub mod io;
 pub mod varlena;
 
-pub use varlena::{VectorArray, VectorIn, VectorOut};
+pub use varlena::{DistanceArg, VectorArray, VectorIn, VectorOut};
 
 /// Fail with a clear message unless the two operands have the same dimensions.
 pub(crate) fn check_same_dims<E: codevec_vector::Element>(a: &[E], b: &[E]) {

@@ -111,6 +111,31 @@ impl<'a, E: Element> VectorIn<'a, E> {
         v
     }
 
+    /// As [`VectorIn::from_datum_raw`], but an out-of-line (TOASTed) value comes from the
+    /// per-statement cache of [`super::detoast`]: for the distance functions only, whose
+    /// out-of-line query vector would otherwise be fetched once per row.
+    ///
+    /// # Safety
+    /// As [`VectorIn::from_datum_raw`]; the value must not be returned as a result (the
+    /// cache may free it after the call).
+    pub unsafe fn from_datum_for_distance(datum: pg_sys::Datum) -> Self {
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        // SAFETY: the caller guarantees a varlena of our type.
+        unsafe {
+            if super::detoast::is_external_ondisk(raw as *const u8) {
+                let p = super::detoast::detoast(raw) as *mut VectorHeader;
+                let v = VectorIn(
+                    NonNull::new(p).expect("detoasted datum is not null"),
+                    PhantomData,
+                );
+                v.validate();
+                v
+            } else {
+                VectorIn::from_datum_raw(datum)
+            }
+        }
+    }
+
     fn validate(&self) {
         // SAFETY: the pointer is a detoasted varlena with at least a 4-byte header.
         let (size, dim) = unsafe {
@@ -313,6 +338,33 @@ unsafe impl<'fcx, E: Element> ArgAbi<'fcx> for VectorIn<'fcx, E> {
     }
 }
 
+/// A vector argument of a distance function: a [`VectorIn`] whose out-of-line value is read
+/// through the per-statement cache ([`VectorIn::from_datum_for_distance`]).
+pub struct DistanceArg<'a, E: Element>(VectorIn<'a, E>);
+
+impl<'a, E: Element> core::ops::Deref for DistanceArg<'a, E> {
+    type Target = VectorIn<'a, E>;
+    fn deref(&self) -> &VectorIn<'a, E> {
+        &self.0
+    }
+}
+
+// SAFETY: as for VectorIn: DistanceArg<E> is only mapped to `E`'s own SQL type, so the
+// argument is a vector of `E`; the functions taking it return numbers, never the value.
+unsafe impl<'fcx, E: Element> ArgAbi<'fcx> for DistanceArg<'fcx, E> {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        // SAFETY: all distance functions are STRICT, so the argument is not null, and its
+        // datum is a vector of E (see above).
+        unsafe {
+            let d: pg_sys::Datum = arg
+                .unbox_arg_using_from_datum()
+                .unwrap_or_else(|| panic!("argument {index} must not be null"));
+            DistanceArg(VectorIn::from_datum_for_distance(d))
+        }
+    }
+}
+
 /// SQL type mapping for both wrappers of one element type. The types themselves are
 /// created by `sql/types.sql` (bootstrap), so they count as external to pgrx's graph.
 macro_rules! sql_type {
@@ -320,6 +372,15 @@ macro_rules! sql_type {
         // SAFETY: VectorOut<$elem> is a varlena with $elem's layout, which is what the SQL
         // type $name (created by sql/types.sql with these I/O functions) stores.
         unsafe impl SqlTranslatable for VectorOut<$elem> {
+            const TYPE_IDENT: &'static str = concat!("codevec::", $name);
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal($name));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
+        }
+        // SAFETY: as for VectorOut<$elem>: the same layout, borrowed.
+        unsafe impl<'a> SqlTranslatable for DistanceArg<'a, $elem> {
             const TYPE_IDENT: &'static str = concat!("codevec::", $name);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
             const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =

@@ -52,3 +52,37 @@ WHERE d.deptype = 'e' AND obj_description(d.objid, d.classid::regclass::name) IS
   AND d.classid <> 'pg_cast'::regclass AND d.classid <> 'pg_opfamily'::regclass
 ORDER BY 1;
 DROP TABLE items;
+
+-- out-of-line (TOASTed) vectors: the distance functions read them right, and fetch a query
+-- vector that is out of line once per statement, not once per row
+CREATE TABLE toasty (id int PRIMARY KEY, pad text, v embedding(384), h halfembedding(384));
+ALTER TABLE toasty ALTER COLUMN pad SET STORAGE PLAIN;
+-- rows 1 to 4 are wide (a long pad or both vectors): their vectors go to the TOAST table;
+-- the other 296 rows stay inline
+INSERT INTO toasty SELECT i, CASE WHEN i <= 2 THEN repeat('x', 1200) ELSE '' END, e,
+       CASE WHEN i <= 4 THEN e::halfembedding END
+  FROM generate_series(1, 300) i,
+       LATERAL (SELECT ('[' || string_agg(((i * 7 + j * 13) % 101 - 50)::text, ',') || ']')::embedding AS e
+                  FROM generate_series(1, 384) j) x;
+SELECT (SELECT reltoastrelid::regclass FROM pg_class WHERE relname = 'toasty') AS toasty_toast \gset
+SELECT count(DISTINCT chunk_id) AS values_out_of_line FROM :toasty_toast;
+-- every operator on out-of-line operands equals the same on inline copies (text round trip)
+SELECT count(*) AS pairs,
+       bool_and(a.v <-> b.v = a.v::text::embedding <-> b.v::text::embedding
+            AND a.v <=> b.v = a.v::text::embedding <=> b.v::text::embedding
+            AND a.v <#> b.v = a.v::text::embedding <#> b.v::text::embedding
+            AND a.v <+> b.v = a.v::text::embedding <+> b.v::text::embedding
+            AND a.h <=> b.h = a.h::text::halfembedding <=> b.h::text::halfembedding
+            AND l2_norm(a.v) = l2_norm(a.v::text::embedding)) AS same
+  FROM toasty a, toasty b WHERE a.id <= 4 AND b.id <= 4;
+-- an exact scan against an out-of-line query vector: right rows, and the TOAST table read
+-- for the query once per statement and for the wide rows' own vectors, not once per row
+-- (300 rows per scan)
+SELECT pg_stat_force_next_flush();
+SELECT toast_blks_hit AS toasty_before FROM pg_statio_user_tables WHERE relname = 'toasty' \gset
+SELECT id FROM toasty ORDER BY v <=> (SELECT v FROM toasty WHERE id = 1), id LIMIT 3;
+SELECT id FROM toasty ORDER BY (SELECT v FROM toasty WHERE id = 2) <-> v, id LIMIT 2;
+SELECT pg_stat_force_next_flush();
+SELECT toast_blks_hit - :toasty_before < 30 AS fetched_once_per_statement
+  FROM pg_statio_user_tables WHERE relname = 'toasty';
+DROP TABLE toasty;
