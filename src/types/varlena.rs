@@ -379,17 +379,12 @@ macro_rules! sql_type {
             const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
                 Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
         }
+        sql_type!(@borrowed VectorIn, $elem, $name);
+        sql_type!(@borrowed DistanceArg, $elem, $name);
+    };
+    (@borrowed $t:ident, $elem:ty, $name:literal) => {
         // SAFETY: as for VectorOut<$elem>: the same layout, borrowed.
-        unsafe impl<'a> SqlTranslatable for DistanceArg<'a, $elem> {
-            const TYPE_IDENT: &'static str = concat!("codevec::", $name);
-            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-                Ok(SqlMappingRef::literal($name));
-            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-                Ok(ReturnsRef::One(SqlMappingRef::literal($name)));
-        }
-        // SAFETY: as for VectorOut<$elem>: the same layout, borrowed.
-        unsafe impl<'a> SqlTranslatable for VectorIn<'a, $elem> {
+        unsafe impl<'a> SqlTranslatable for $t<'a, $elem> {
             const TYPE_IDENT: &'static str = concat!("codevec::", $name);
             const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
             const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =

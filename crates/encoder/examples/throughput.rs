@@ -99,6 +99,26 @@ mod peak {
 
     const ITERS: usize = 20_000_000;
 
+    /// 12 accumulator chains from `$zero`, each step `acc = $op(acc, a, b)`, then reduced
+    /// with `$reduce` and kept from being optimised away.
+    #[cfg(target_arch = "x86_64")]
+    macro_rules! chains {
+        ($zero:expr, $a:expr, $b:expr, $op:expr, $reduce:expr) => {{
+            let (a, b) = ($a, $b);
+            let mut acc = [$zero; 12];
+            for _ in 0..ITERS {
+                for x in acc.iter_mut() {
+                    *x = $op(*x, a, b);
+                }
+            }
+            let mut t = $zero;
+            for x in acc {
+                t = $reduce(t, x);
+            }
+            std::hint::black_box(t);
+        }};
+    }
+
     fn best(f: impl Fn() -> f64) -> f64 {
         (0..3).map(|_| f()).fold(0.0, f64::max)
     }
@@ -118,28 +138,12 @@ mod peak {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::*;
-            macro_rules! chains {
-                ($zero:expr, $set1:expr, $fma:expr, $reduce:expr) => {{
-                    let a = $set1(1.000_000_1);
-                    let b = $set1(0.999_999_9);
-                    let mut acc = [$zero; 12];
-                    for _ in 0..ITERS {
-                        for x in acc.iter_mut() {
-                            *x = $fma(*x, a, b);
-                        }
-                    }
-                    let mut t = $zero;
-                    for x in acc {
-                        t = $reduce(t, x);
-                    }
-                    std::hint::black_box(t);
-                }};
-            }
             #[target_feature(enable = "avx512f")]
             fn z() {
                 chains!(
                     _mm512_setzero_ps(),
-                    _mm512_set1_ps,
+                    _mm512_set1_ps(1.000_000_1),
+                    _mm512_set1_ps(0.999_999_9),
                     _mm512_fmadd_ps,
                     _mm512_add_ps
                 )
@@ -148,7 +152,8 @@ mod peak {
             fn y() {
                 chains!(
                     _mm256_setzero_ps(),
-                    _mm256_set1_ps,
+                    _mm256_set1_ps(1.000_000_1),
+                    _mm256_set1_ps(0.999_999_9),
                     _mm256_fmadd_ps,
                     _mm256_add_ps
                 )
@@ -178,28 +183,12 @@ mod peak {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::x86_64::*;
-            macro_rules! chains {
-                ($zero:expr, $set1:expr, $op:expr, $reduce:expr) => {{
-                    let a = $set1(0x0101_0101);
-                    let b = $set1(0x0102_0304);
-                    let mut acc = [$zero; 12];
-                    for _ in 0..ITERS {
-                        for x in acc.iter_mut() {
-                            *x = $op(*x, a, b);
-                        }
-                    }
-                    let mut t = $zero;
-                    for x in acc {
-                        t = $reduce(t, x);
-                    }
-                    std::hint::black_box(t);
-                }};
-            }
             #[target_feature(enable = "avx512f,avx512vnni")]
             fn vnni512() {
                 chains!(
                     _mm512_setzero_si512(),
-                    _mm512_set1_epi32,
+                    _mm512_set1_epi32(0x0101_0101),
+                    _mm512_set1_epi32(0x0102_0304),
                     _mm512_dpbusd_epi32,
                     _mm512_add_epi32
                 )
@@ -208,7 +197,8 @@ mod peak {
             fn vnni256() {
                 chains!(
                     _mm256_setzero_si256(),
-                    _mm256_set1_epi32,
+                    _mm256_set1_epi32(0x0101_0101),
+                    _mm256_set1_epi32(0x0102_0304),
                     _mm256_dpbusd_avx_epi32,
                     _mm256_add_epi32
                 )
@@ -219,7 +209,8 @@ mod peak {
                 // reads the chain's value, or the compiler would hoist it out of the loop)
                 chains!(
                     _mm256_set1_epi32(1),
-                    _mm256_set1_epi32,
+                    _mm256_set1_epi32(0x0101_0101),
+                    _mm256_set1_epi32(0x0102_0304),
                     |x, _a, b| _mm256_add_epi32(x, _mm256_madd_epi16(x, b)),
                     _mm256_add_epi32
                 )

@@ -282,10 +282,7 @@ mod x86 {
         let nblocks = n.div_ceil(BLOCK);
         let fp = fblocks.as_ptr();
         let bp = blocks.as_ptr();
-        let base = _mm256_set1_ps(c.base);
-        let two_delta = _mm256_set1_ps(c.two_delta);
-        let two_vl = _mm256_set1_ps(c.two_vl);
-        let sum = _mm256_set1_ps(c.sum);
+        let k = EstimateVecs::new(c);
         let mut thr = sink.threshold();
         for b in 0..nblocks {
             let mut a0 = _mm512_setzero_si512();
@@ -314,37 +311,81 @@ mod x86 {
             } else {
                 ((1u32 << valid) - 1) as __mmask8
             };
-            let o = b * BLOCK;
-            // SAFETY: factor block b spans fblocks[b*32 .. b*32 + 32] and
-            // (b + 1) * 32 <= nblocks * 32 <= fblocks.len(); each load reads 8 f32 of it.
-            let (addv, scalev, popf) = unsafe {
-                let f = fp.add(b * FACTOR_BLOCK);
-                (
-                    _mm256_loadu_ps(f),
-                    _mm256_loadu_ps(f.add(BLOCK)),
-                    _mm256_loadu_ps(f.add(2 * BLOCK)),
-                )
-            };
-            // same operation order as EstimateConsts::apply (no FMA): bit-identical
-            let s = _mm256_sub_ps(
-                _mm256_add_ps(_mm256_mul_ps(two_delta, dotf), _mm256_mul_ps(two_vl, popf)),
-                sum,
-            );
-            let est = _mm256_add_ps(_mm256_add_ps(base, addv), _mm256_mul_ps(scalev, s));
+            // SAFETY: (b + 1) * 32 <= nblocks * 32 <= fblocks.len() (the caller's contract).
+            let est = unsafe { block_estimates(fp.add(b * FACTOR_BLOCK), dotf, &k) };
             let hit = _mm256_mask_cmp_ps_mask::<_CMP_LE_OQ>(mask, est, _mm256_set1_ps(thr));
-            if hit != 0 {
-                let mut e = [0f32; BLOCK];
-                // SAFETY: `e` holds exactly 8 f32.
-                unsafe { _mm256_storeu_ps(e.as_mut_ptr(), est) };
-                let mut m = hit as u32;
-                while m != 0 {
-                    let l = m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    if e[l] <= thr {
-                        sink.push(o + l, e[l]);
-                        thr = sink.threshold();
-                    }
-                }
+            push_hits(hit as u32, est, b * BLOCK, &mut thr, sink);
+        }
+    }
+
+    /// [`EstimateConsts`] broadcast to 8 lanes.
+    struct EstimateVecs {
+        base: __m256,
+        two_delta: __m256,
+        two_vl: __m256,
+        sum: __m256,
+    }
+
+    impl EstimateVecs {
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        fn new(c: &EstimateConsts) -> Self {
+            EstimateVecs {
+                base: _mm256_set1_ps(c.base),
+                two_delta: _mm256_set1_ps(c.two_delta),
+                two_vl: _mm256_set1_ps(c.two_vl),
+                sum: _mm256_set1_ps(c.sum),
+            }
+        }
+    }
+
+    /// The estimates of one block's 8 vectors from their dot products (small non-negative
+    /// integers, exact in f32) and the block's factors at `f`, in the operation order of
+    /// [`EstimateConsts::apply`] with no FMA, so bit-identical on every level. Shared by the
+    /// AVX-512 and AVX2 kernels.
+    ///
+    /// # Safety
+    /// `f` must point to a factor block ([`FACTOR_BLOCK`] readable `f32`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn block_estimates(f: *const f32, dotf: __m256, k: &EstimateVecs) -> __m256 {
+        // SAFETY: the block holds add, scale and pop (8 f32 each) at 0, 8 and 16.
+        let (addv, scalev, popf) = unsafe {
+            (
+                _mm256_loadu_ps(f),
+                _mm256_loadu_ps(f.add(BLOCK)),
+                _mm256_loadu_ps(f.add(2 * BLOCK)),
+            )
+        };
+        let s = _mm256_sub_ps(
+            _mm256_add_ps(
+                _mm256_mul_ps(k.two_delta, dotf),
+                _mm256_mul_ps(k.two_vl, popf),
+            ),
+            k.sum,
+        );
+        _mm256_add_ps(_mm256_add_ps(k.base, addv), _mm256_mul_ps(scalev, s))
+    }
+
+    /// Pushes the vectors of the block starting at index `o` whose bit is set in `hit`, in
+    /// order, each only if its estimate is still within the threshold (re-read after every
+    /// push).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn push_hits<S: CandidateSink>(hit: u32, est: __m256, o: usize, thr: &mut f32, sink: &mut S) {
+        if hit == 0 {
+            return;
+        }
+        let mut e = [0f32; BLOCK];
+        // SAFETY: `e` holds exactly 8 f32.
+        unsafe { _mm256_storeu_ps(e.as_mut_ptr(), est) };
+        let mut m = hit;
+        while m != 0 {
+            let l = m.trailing_zeros() as usize;
+            m &= m - 1;
+            if e[l] <= *thr {
+                sink.push(o + l, e[l]);
+                *thr = sink.threshold();
             }
         }
     }
@@ -403,10 +444,7 @@ mod x86 {
         );
         let low = _mm256_set1_epi8(0x0f);
         let zero = _mm256_setzero_si256();
-        let base = _mm256_set1_ps(c.base);
-        let two_delta = _mm256_set1_ps(c.two_delta);
-        let two_vl = _mm256_set1_ps(c.two_vl);
-        let sum = _mm256_set1_ps(c.sum);
+        let k = EstimateVecs::new(c);
         let mut thr = sink.threshold();
         for b in 0..nblocks {
             // per plane j, the popcount sums of lanes 0-3 (lo) and 4-7 (hi) as u64
@@ -452,39 +490,11 @@ mod x86 {
             // small non-negative integers: exact in f32
             let dotf = _mm256_cvtepi32_ps(dot);
             let valid = (n - b * BLOCK).min(BLOCK);
-            let o = b * BLOCK;
-            // SAFETY: factor block b spans fblocks[b*32 .. b*32 + 32] and
-            // (b + 1) * 32 <= nblocks * 32 <= fblocks.len(); each load reads 8 f32 of it.
-            let (addv, scalev, popf) = unsafe {
-                let f = fp.add(b * FACTOR_BLOCK);
-                (
-                    _mm256_loadu_ps(f),
-                    _mm256_loadu_ps(f.add(BLOCK)),
-                    _mm256_loadu_ps(f.add(2 * BLOCK)),
-                )
-            };
-            // same operation order as EstimateConsts::apply (no FMA): bit-identical
-            let s = _mm256_sub_ps(
-                _mm256_add_ps(_mm256_mul_ps(two_delta, dotf), _mm256_mul_ps(two_vl, popf)),
-                sum,
-            );
-            let est = _mm256_add_ps(_mm256_add_ps(base, addv), _mm256_mul_ps(scalev, s));
+            // SAFETY: (b + 1) * 32 <= nblocks * 32 <= fblocks.len() (the caller's contract).
+            let est = unsafe { block_estimates(fp.add(b * FACTOR_BLOCK), dotf, &k) };
             let le = _mm256_cmp_ps::<_CMP_LE_OQ>(est, _mm256_set1_ps(thr));
             let hit = (_mm256_movemask_ps(le) as u32) & ((1u32 << valid) - 1);
-            if hit != 0 {
-                let mut e = [0f32; BLOCK];
-                // SAFETY: `e` holds exactly 8 f32.
-                unsafe { _mm256_storeu_ps(e.as_mut_ptr(), est) };
-                let mut m = hit;
-                while m != 0 {
-                    let l = m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    if e[l] <= thr {
-                        sink.push(o + l, e[l]);
-                        thr = sink.threshold();
-                    }
-                }
-            }
+            push_hits(hit, est, b * BLOCK, &mut thr, sink);
         }
     }
 
