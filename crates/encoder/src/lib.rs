@@ -241,25 +241,60 @@ impl Encoder {
         let weights_path = weights::require_file(model_dir, "model.safetensors")?;
 
         let config = weights::load_config(&config_path)?;
-        let tokenizer = WordPiece::load(&tokenizer_path)?;
-        let loaded = match &opts.cache_dir {
-            None => cache::Loaded {
-                weights: weights::load_weights(&weights_path, config, opts.precision, kernels)?,
-                source: WeightsSource::Private,
-                shared: false,
-                file: None,
-                note: None,
-            },
-            Some(dir) => cache::load(
-                dir,
-                model_dir,
-                &config_path,
-                &weights_path,
-                config,
-                opts.precision,
-                kernels,
-            )?,
-        };
+        // The tokenizer (a JSON vocabulary, ~7 ms) is built on a helper thread while this
+        // thread maps or packs the weights, so a new connection's first embed waits for the
+        // longer of the two, not their sum. The helper starts with every signal blocked,
+        // like the pool's workers, so the host process's signal handlers never run on it;
+        // this thread's own mask is blocked only while the helper is created. A tokenizer
+        // error is reported before a weights error, as when they were loaded in turn.
+        let (tokenizer, loaded) = std::thread::scope(|scope| {
+            let helper = {
+                let _blocked = codevec_threads::SignalMaskGuard::block_all();
+                std::thread::Builder::new()
+                    .name("codevec-tokenizer".into())
+                    .spawn_scoped(scope, || {
+                        codevec_threads::block_all_signals_in_current_thread();
+                        WordPiece::load(&tokenizer_path)
+                    })
+            };
+            let loaded = (|| {
+                Ok::<_, EncoderError>(match &opts.cache_dir {
+                    None => cache::Loaded {
+                        weights: weights::load_weights(
+                            &weights_path,
+                            config,
+                            opts.precision,
+                            kernels,
+                        )?,
+                        source: WeightsSource::Private,
+                        shared: false,
+                        file: None,
+                        note: None,
+                    },
+                    Some(dir) => cache::load(
+                        dir,
+                        model_dir,
+                        &config_path,
+                        &weights_path,
+                        config,
+                        opts.precision,
+                        kernels,
+                    )?,
+                })
+            })();
+            let tokenizer = match helper {
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err(EncoderError::Tokenizer(
+                        "the tokenizer's loading thread panicked".into(),
+                    ))
+                }),
+                // no thread to be had: build it here
+                Err(_) => WordPiece::load(&tokenizer_path),
+            };
+            (tokenizer, loaded)
+        });
+        let tokenizer = tokenizer?;
+        let loaded = loaded?;
         let w = loaded.weights;
         let exec = Exec::new(opts.threads, kernels)?;
         Ok(Encoder {
