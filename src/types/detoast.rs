@@ -32,8 +32,6 @@ use pgrx::pg_sys;
 /// Bytes of an on-disk external TOAST pointer: the 1-byte header, the tag (`VARTAG_ONDISK`),
 /// and `varatt_external` (raw size, external size and compression, value OID, TOAST relid).
 const ONDISK_POINTER: usize = 2 + 16;
-/// `VARTAG_ONDISK`.
-const VARTAG_ONDISK: u8 = 18;
 
 /// One cached value.
 struct Entry {
@@ -58,10 +56,13 @@ thread_local! {
 /// # Safety
 /// `p` must point to the first byte of a varlena.
 #[inline]
-pub unsafe fn is_external_ondisk(p: *const u8) -> bool {
-    // SAFETY: a varlena has at least its first header byte; an external one (first byte
-    // 0x01 on little-endian) has its tag byte next.
-    unsafe { cfg!(target_endian = "little") && *p == 0x01 && *p.add(1) == VARTAG_ONDISK }
+pub unsafe fn is_external_ondisk(p: *const pg_sys::varlena) -> bool {
+    // SAFETY: a varlena has at least its first header byte; an external one (1B_E) has
+    // its tag byte next.
+    unsafe {
+        pgrx::varlena::varatt_is_1b_e(p)
+            && pgrx::varlena::vartag_external(p) as u32 == pg_sys::vartag_external::VARTAG_ONDISK
+    }
 }
 
 /// The statement a cached entry belongs to.
@@ -93,16 +94,14 @@ pub unsafe fn detoast(raw: *mut pg_sys::varlena) -> *mut pg_sys::varlena {
         let mut c = c.borrow_mut();
         c.tick += 1;
         let tick = c.tick;
-        let found = c
-            .entries
+        c.entries
             .iter_mut()
             .flatten()
             .find(|e| e.key == key && e.scope == now)
             .map(|e| {
                 e.used = tick;
                 e.copy
-            });
-        found
+            })
     });
     if let Some(p) = hit {
         return p;

@@ -103,6 +103,15 @@ impl<'a, E: Element> VectorIn<'a, E> {
                 pg_sys::pg_detoast_datum(raw)
             }
         } as *mut VectorHeader;
+        // SAFETY: p is a plain (4-byte header) copy or the datum itself.
+        unsafe { VectorIn::from_plain(p) }
+    }
+
+    /// Wraps and validates a plain (4-byte-header, uncompressed, inline) varlena.
+    ///
+    /// # Safety
+    /// `p` must point to such a varlena of our type that lives for `'a`.
+    unsafe fn from_plain(p: *mut VectorHeader) -> Self {
         let v = VectorIn(
             NonNull::new(p).expect("detoasted datum is not null"),
             PhantomData,
@@ -122,14 +131,8 @@ impl<'a, E: Element> VectorIn<'a, E> {
         let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
         // SAFETY: the caller guarantees a varlena of our type.
         unsafe {
-            if super::detoast::is_external_ondisk(raw as *const u8) {
-                let p = super::detoast::detoast(raw) as *mut VectorHeader;
-                let v = VectorIn(
-                    NonNull::new(p).expect("detoasted datum is not null"),
-                    PhantomData,
-                );
-                v.validate();
-                v
+            if super::detoast::is_external_ondisk(raw) {
+                VectorIn::from_plain(super::detoast::detoast(raw) as *mut VectorHeader)
             } else {
                 VectorIn::from_datum_raw(datum)
             }
