@@ -138,7 +138,7 @@ impl Stamp {
             mtime_ns: ns(m.mtime(), m.mtime_nsec())?,
             ctime_ns: ns(m.ctime(), m.ctime_nsec())?,
         })
-        .filter(|s| *s != Stamp::NONE)
+        .filter(Stamp::recordable)
     }
 
     #[cfg(not(unix))]
@@ -154,6 +154,11 @@ impl Stamp {
         mtime_ns: 0,
         ctime_ns: 0,
     };
+
+    /// Whether the header bytes of this stamp differ from an unrecorded one (all zero).
+    fn recordable(&self) -> bool {
+        (self.dev, self.ino, self.mtime_ns, self.ctime_ns) != (0, 0, 0, 0)
+    }
 
     fn write(stamp: Option<Stamp>, h: &mut [u8]) {
         let s = stamp.unwrap_or(Stamp::NONE);
@@ -172,7 +177,7 @@ impl Stamp {
             mtime_ns: u64_at(h, 16) as i64,
             ctime_ns: u64_at(h, 24) as i64,
         };
-        (s.dev != 0 || s.ino != 0 || s.mtime_ns != 0 || s.ctime_ns != 0).then_some(s)
+        Some(s).filter(Stamp::recordable)
     }
 }
 

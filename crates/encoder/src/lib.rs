@@ -205,6 +205,36 @@ pub struct Encoder {
     weights_note: Option<String>,
 }
 
+/// The packed weights: built privately, or through the packed-weights cache in
+/// `opts.cache_dir` (mapped from its file, written first if missing or stale).
+fn load_packed(
+    opts: &EncoderOptions,
+    kernels: Kernels,
+    model_dir: &Path,
+    config_path: &Path,
+    weights_path: &Path,
+    config: weights::Config,
+) -> Result<cache::Loaded, EncoderError> {
+    Ok(match &opts.cache_dir {
+        None => cache::Loaded {
+            weights: weights::load_weights(weights_path, config, opts.precision, kernels)?,
+            source: WeightsSource::Private,
+            shared: false,
+            file: None,
+            note: None,
+        },
+        Some(dir) => cache::load(
+            dir,
+            model_dir,
+            config_path,
+            weights_path,
+            config,
+            opts.precision,
+            kernels,
+        )?,
+    })
+}
+
 impl Encoder {
     /// Loads the model from `model_dir`, for the kernels of [`Kernels::detect`] (the CPU's
     /// SIMD level capped by `CODEVEC_SIMD`). Errors name the missing or corrupt file.
@@ -241,47 +271,25 @@ impl Encoder {
         let weights_path = weights::require_file(model_dir, "model.safetensors")?;
 
         let config = weights::load_config(&config_path)?;
-        // The tokenizer (a JSON vocabulary, ~7 ms) is built on a helper thread while this
-        // thread maps or packs the weights, so a new connection's first embed waits for the
-        // longer of the two, not their sum. The helper starts with every signal blocked,
-        // like the pool's workers, so the host process's signal handlers never run on it;
-        // this thread's own mask is blocked only while the helper is created. A tokenizer
-        // error is reported before a weights error, as when they were loaded in turn.
+        // The tokenizer (a JSON vocabulary, ~7 ms) is built on a helper thread (signals
+        // blocked, like the pool's workers) while this thread maps or packs the weights, so
+        // a new connection's first embed waits for the longer of the two, not their sum. A
+        // tokenizer error is reported before a weights error, as when they were loaded in
+        // turn.
         let (tokenizer, loaded) = std::thread::scope(|scope| {
-            let helper = {
-                let _blocked = codevec_threads::SignalMaskGuard::block_all();
-                std::thread::Builder::new()
-                    .name("codevec-tokenizer".into())
-                    .spawn_scoped(scope, || {
-                        codevec_threads::block_all_signals_in_current_thread();
-                        WordPiece::load(&tokenizer_path)
-                    })
-            };
-            let loaded = (|| {
-                Ok::<_, EncoderError>(match &opts.cache_dir {
-                    None => cache::Loaded {
-                        weights: weights::load_weights(
-                            &weights_path,
-                            config,
-                            opts.precision,
-                            kernels,
-                        )?,
-                        source: WeightsSource::Private,
-                        shared: false,
-                        file: None,
-                        note: None,
-                    },
-                    Some(dir) => cache::load(
-                        dir,
-                        model_dir,
-                        &config_path,
-                        &weights_path,
-                        config,
-                        opts.precision,
-                        kernels,
-                    )?,
-                })
-            })();
+            let helper = codevec_threads::spawn_scoped_with_signals_blocked(
+                scope,
+                "codevec-tokenizer",
+                || WordPiece::load(&tokenizer_path),
+            );
+            let loaded = load_packed(
+                &opts,
+                kernels,
+                model_dir,
+                &config_path,
+                &weights_path,
+                config,
+            );
             let tokenizer = match helper {
                 Ok(h) => h.join().unwrap_or_else(|_| {
                     Err(EncoderError::Tokenizer(

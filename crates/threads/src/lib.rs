@@ -43,6 +43,27 @@ pub fn spawn_with_signals_blocked(thread: rayon::ThreadBuilder) -> io::Result<()
     Ok(())
 }
 
+/// Starts `f` on a new scoped thread named `name` with every signal blocked, like a pool
+/// worker, for one-off helpers of a backend (the host's signal handlers must never run on
+/// them); the calling thread's mask is blocked only while the thread is created.
+pub fn spawn_scoped_with_signals_blocked<'scope, 'env, T, F>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    name: &str,
+    f: F,
+) -> io::Result<std::thread::ScopedJoinHandle<'scope, T>>
+where
+    F: FnOnce() -> T + Send + 'scope,
+    T: Send + 'scope,
+{
+    let _guard = SignalMaskGuard::block_all();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn_scoped(scope, move || {
+            block_all_signals_in_current_thread();
+            f()
+        })
+}
+
 /// Blocks every signal in the current thread until dropped, then restores the previous mask.
 pub struct SignalMaskGuard {
     previous: libc::sigset_t,
