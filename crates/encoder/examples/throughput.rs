@@ -95,8 +95,10 @@ mod peak {
     //! One thread's peak rate of the product instruction of each path, measured: 12
     //! independent accumulator chains (enough to cover the FMA latency on both ports of
     //! current cores) over registers only, so nothing but the instruction's throughput counts.
+    #[cfg(target_arch = "x86_64")]
     use std::time::Instant;
 
+    #[cfg(target_arch = "x86_64")]
     const ITERS: usize = 20_000_000;
 
     /// 12 accumulator chains from `$zero`, each step `acc = $op(acc, a, b)`, then reduced
@@ -119,10 +121,12 @@ mod peak {
         }};
     }
 
+    #[cfg(target_arch = "x86_64")]
     fn best(f: impl Fn() -> f64) -> f64 {
         (0..3).map(|_| f()).fold(0.0, f64::max)
     }
 
+    #[cfg(target_arch = "x86_64")]
     /// Multiply-add operations per second (×2 for FLOPs) of `body`, which does `ops` of them
     /// per call.
     fn rate(ops: f64, body: impl Fn()) -> f64 {
